@@ -1,0 +1,1 @@
+"""Synthetic, realistic SIS rows and deliveries for demos, tests and benchmarks."""

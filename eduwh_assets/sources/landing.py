@@ -1,0 +1,226 @@
+"""The landing zone: delivery folders in a local folder or an Azure Blob container.
+
+One code path serves both: everything goes through an fsspec filesystem, local
+or `adlfs`. This module only lists and reads; it never writes to the zone.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import fsspec
+
+MANIFEST_NAME = "_manifest.json"
+DELIVERY_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# Which bronze source a delivered file feeds, by its name.
+SOURCE_FILE_PATTERNS: dict[str, tuple[str, ...]] = {
+    "attendance": ("attendance*.csv",),
+    "assessments": ("assessments*.json", "assessments*.jsonl"),
+}
+
+
+class LandingZoneError(RuntimeError):
+    """The landing zone cannot be reached or read. The message names the zone, never a secret."""
+
+
+class ManifestError(ValueError):
+    """A delivery's `_manifest.json` is present but unusable."""
+
+
+def is_valid_delivery_code(code: str) -> bool:
+    return bool(DELIVERY_CODE_PATTERN.match(code))
+
+
+def source_of(file_name: str) -> str | None:
+    """The source ('attendance' or 'assessments') a file name belongs to, or None."""
+    for source, patterns in SOURCE_FILE_PATTERNS.items():
+        if any(fnmatch.fnmatchcase(file_name, p) for p in patterns):
+            return source
+    return None
+
+
+@dataclass(frozen=True)
+class DeliveredFile:
+    delivery_code: str
+    name: str
+    path: str  # path inside the filesystem, as fsspec wants it
+    size: int
+    version: str  # etag or modification time: changes when the file is re-delivered
+
+    @property
+    def source(self) -> str | None:
+        return source_of(self.name)
+
+    @property
+    def fingerprint(self) -> str:
+        return f"{self.size}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    delivery_code: str
+    rows: dict[str, int]  # file name -> row count the sender declares
+
+    @classmethod
+    def parse(cls, text: str, *, folder: str) -> "Manifest":
+        where = f"{folder}/{MANIFEST_NAME}"
+        try:
+            doc = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ManifestError(f"{where}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+        if not isinstance(doc, dict):
+            raise ManifestError(f"{where}: expected a JSON object")
+        code = doc.get("delivery_code")
+        if code != folder:
+            raise ManifestError(f"{where}: delivery_code {code!r} does not match the folder name {folder!r}")
+        files = doc.get("files")
+        if not isinstance(files, dict):
+            raise ManifestError(f"{where}: 'files' must be an object of file name -> {{\"rows\": n}}")
+        rows: dict[str, int] = {}
+        for name, entry in files.items():
+            count = entry.get("rows") if isinstance(entry, dict) else None
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                raise ManifestError(f"{where}: files.{name}.rows must be a non-negative integer, got {count!r}")
+            rows[name] = count
+        return cls(delivery_code=code, rows=rows)
+
+
+@dataclass
+class Delivery:
+    code: str
+    manifest: Manifest
+    files: list[DeliveredFile]
+
+    def files_for(self, source: str) -> list[DeliveredFile]:
+        """This delivery's files of one source, in name order (the order rows are ranked in)."""
+        return sorted((f for f in self.files if f.source == source), key=lambda f: f.name)
+
+
+@dataclass
+class Discovery:
+    """What a scan of the landing zone found."""
+
+    complete: list[Delivery] = field(default_factory=list)
+    incomplete: list[str] = field(default_factory=list)  # valid code, no manifest yet
+    invalid: list[str] = field(default_factory=list)  # folder names that are not delivery codes
+    broken: dict[str, str] = field(default_factory=dict)  # code -> why its manifest is unusable
+
+    @property
+    def codes(self) -> list[str]:
+        return [d.code for d in self.complete]
+
+    def problems(self) -> list[str]:
+        out = [f"skipped folder {name!r}: not a valid delivery code" for name in self.invalid]
+        out += [f"delivery {code!r} is incomplete: no {MANIFEST_NAME} yet" for code in self.incomplete]
+        out += [f"delivery {code!r} skipped: {why}" for code, why in self.broken.items()]
+        return out
+
+
+class LandingZone:
+    """A landing zone, local (`/path`, `file:///path`) or Azure (`az://container[/prefix]`)."""
+
+    def __init__(self, url: str, azure_connection_string: str | None = None):
+        self.url = url
+        if url.startswith(("az://", "abfs://")):
+            if not azure_connection_string:
+                raise LandingZoneError(
+                    f"landing zone {url} is an Azure container, but EDUWH_AZURE_CONNECTION_STRING is not set"
+                )
+            import adlfs
+
+            self.fs: fsspec.AbstractFileSystem = adlfs.AzureBlobFileSystem(connection_string=azure_connection_string)
+            self.root = url.split("://", 1)[1].strip("/")
+            self.is_azure = True
+        else:
+            self.fs = fsspec.filesystem("file")
+            self.root = url[len("file://") :] if url.startswith("file://") else url
+            self.root = self.root.rstrip("/") or "/"
+            self.is_azure = False
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> "LandingZone":
+        return cls(settings.landing, settings.azure_connection_string)
+
+    def __repr__(self) -> str:
+        return f"LandingZone({self.url!r})"
+
+    def _path(self, *parts: str) -> str:
+        return "/".join([self.root, *parts])
+
+    def _listing(self, path: str) -> list[dict[str, Any]]:
+        try:
+            return self.fs.ls(path, detail=True)
+        except FileNotFoundError:
+            return []
+        except Exception as exc:  # network, auth, missing container: name the zone, not the secret
+            raise LandingZoneError(f"landing zone {self.url} is unreachable: {type(exc).__name__}") from None
+
+    def exists(self) -> bool:
+        try:
+            return bool(self.fs.exists(self.root))
+        except Exception as exc:
+            raise LandingZoneError(f"landing zone {self.url} is unreachable: {type(exc).__name__}") from None
+
+    def folder_names(self) -> list[str]:
+        return sorted(
+            entry["name"].rstrip("/").rsplit("/", 1)[-1]
+            for entry in self._listing(self.root)
+            if entry.get("type") == "directory"
+        )
+
+    def read_bytes(self, path: str) -> bytes:
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise LandingZoneError(f"landing zone {self.url}: cannot read {path}: {type(exc).__name__}") from None
+
+    def open(self, path: str, mode: str = "rb"):
+        return self.fs.open(path, mode)
+
+    def delivery(self, code: str) -> Delivery | None:
+        """The complete delivery `code`, or None while it has no manifest.
+
+        Raises ManifestError when the manifest exists but is unusable.
+        """
+        entries = self._listing(self._path(code))
+        names = {e["name"].rstrip("/").rsplit("/", 1)[-1]: e for e in entries if e.get("type") == "file"}
+        if MANIFEST_NAME not in names:
+            return None
+        manifest = Manifest.parse(self.read_bytes(names[MANIFEST_NAME]["name"]).decode("utf-8"), folder=code)
+        files = [
+            DeliveredFile(
+                delivery_code=code,
+                name=name,
+                path=entry["name"],
+                size=int(entry.get("size") or 0),
+                version=str(entry.get("etag") or entry.get("last_modified") or entry.get("mtime") or ""),
+            )
+            for name, entry in sorted(names.items())
+            if source_of(name) is not None
+        ]
+        return Delivery(code=code, manifest=manifest, files=files)
+
+    def discover(self) -> Discovery:
+        """Scan every folder: complete deliveries in code order, and what was skipped and why."""
+        found = Discovery()
+        for name in self.folder_names():
+            if not is_valid_delivery_code(name):
+                found.invalid.append(name)
+                continue
+            try:
+                delivery = self.delivery(name)
+            except ManifestError as exc:
+                found.broken[name] = str(exc)
+                continue
+            if delivery is None:
+                found.incomplete.append(name)
+            else:
+                found.complete.append(delivery)
+        return found
