@@ -2,5 +2,7 @@
 
 from dagster import Definitions
 
+from eduwh_assets.automation.jobs import jobs
+
 # Everything this package contributes to the code location; definitions.py merges it.
-defs = Definitions()
+defs = Definitions(jobs=jobs)

@@ -7,6 +7,7 @@ or `adlfs`. This module only lists and reads; it never writes to the zone.
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -95,6 +96,12 @@ class Delivery:
     code: str
     manifest: Manifest
     files: list[DeliveredFile]
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever any file of the delivery, or its manifest, changes."""
+        parts = [f"{f.name}={f.fingerprint}" for f in self.files] + [f"manifest={sorted(self.manifest.rows.items())}"]
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
     def files_for(self, source: str) -> list[DeliveredFile]:
         """This delivery's files of one source, in name order (the order rows are ranked in)."""

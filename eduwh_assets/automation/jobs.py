@@ -1,0 +1,31 @@
+"""Jobs: the units `eduwh run`, schedules, sensors and backfills launch."""
+
+from dagster import AssetKey, AssetSelection, define_asset_job
+
+from eduwh_assets.partitions import deliveries_partitions
+
+SIS_ASSETS = AssetSelection.assets(
+    AssetKey(["bronze", "sis_programmes"]),
+    AssetKey(["bronze", "sis_classes"]),
+    AssetKey(["bronze", "sis_students"]),
+)
+DELIVERY_ASSETS = AssetSelection.assets(AssetKey(["bronze", "attendance"]), AssetKey(["bronze", "assessments"]))
+# Silver, quarantine and gold, with every quality asset and check that hangs off them.
+TRANSFORM_ASSETS = AssetSelection.groups("silver", "quarantine", "gold", "quality")
+
+sis_sync_job = define_asset_job(
+    "sis_sync_job", selection=SIS_ASSETS, description="Incremental sync of the SIS tables into bronze."
+)
+deliveries_job = define_asset_job(
+    "deliveries_job",
+    selection=DELIVERY_ASSETS,
+    partitions_def=deliveries_partitions,
+    description="Ingest one delivery's attendance and assessment files into bronze.",
+)
+transform_job = define_asset_job(
+    "transform_job",
+    selection=TRANSFORM_ASSETS,
+    description="Rebuild silver, quarantine and gold with dbt, then run the quality checks.",
+)
+
+jobs = [sis_sync_job, deliveries_job, transform_job]
