@@ -30,9 +30,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float = 30.0) -> None:
+def wait_for_port(port: int, timeout: float = 30.0, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise TimeoutError(f"the process serving port {port} exited with code {proc.returncode}")
         with socket.socket() as sock:
             if sock.connect_ex(("127.0.0.1", port)) == 0:
                 return
@@ -108,13 +110,13 @@ def azurite(tmp_path_factory) -> str:
             "--blobPort", str(port),
             "--skipApiVersionCheck",
             "--loose",
-            "--location", str(workdir),
         ],
+        cwd=workdir,  # Azurite writes its debug log into the working folder
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
     try:
-        wait_for_port(port)
+        wait_for_port(port, proc=proc)
     except TimeoutError:
         proc.kill()
         pytest.fail(f"Azurite did not start: {proc.stderr.read().decode()[-2000:]}", pytrace=False)

@@ -143,6 +143,8 @@ class LandingZone:
             self.fs: fsspec.AbstractFileSystem = adlfs.AzureBlobFileSystem(connection_string=azure_connection_string)
             self.root = url.split("://", 1)[1].strip("/")
             self.is_azure = True
+            self._connection_string = azure_connection_string
+            self._checked = False
         else:
             self.fs = fsspec.filesystem("file")
             self.root = url[len("file://") :] if url.startswith("file://") else url
@@ -159,7 +161,30 @@ class LandingZone:
     def _path(self, *parts: str) -> str:
         return "/".join([self.root, *parts])
 
+    def check_reachable(self) -> None:
+        """Fail fast, with the zone's name, when Azure cannot be reached.
+
+        The Azure SDK retries with back-off for over a minute before giving up;
+        one probe without retries turns that into a prompt, clear error.
+        """
+        if not self.is_azure or self._checked:
+            return
+        from azure.storage.blob import BlobServiceClient
+
+        container = self.root.split("/", 1)[0]
+        try:
+            client = BlobServiceClient.from_connection_string(
+                self._connection_string, retry_total=0, connection_timeout=10, read_timeout=30
+            )
+            exists = client.get_container_client(container).exists()
+        except Exception as exc:
+            raise LandingZoneError(f"landing zone {self.url} is unreachable: {type(exc).__name__}") from None
+        if not exists:
+            raise LandingZoneError(f"landing zone {self.url}: container {container!r} does not exist")
+        self._checked = True
+
     def _listing(self, path: str) -> list[dict[str, Any]]:
+        self.check_reachable()
         try:
             return self.fs.ls(path, detail=True)
         except FileNotFoundError:
@@ -168,6 +193,7 @@ class LandingZone:
             raise LandingZoneError(f"landing zone {self.url} is unreachable: {type(exc).__name__}") from None
 
     def exists(self) -> bool:
+        self.check_reachable()
         try:
             return bool(self.fs.exists(self.root))
         except Exception as exc:
