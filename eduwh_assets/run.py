@@ -19,7 +19,7 @@ from dagster import DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
 from dagster import AssetCheckSeverity
 
 from eduwh_assets.config import Settings
-from eduwh_assets.sources.landing import LandingZone, LandingZoneError
+from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError
 
 FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
 PARTITION_TAG = "dagster/partition"
@@ -32,6 +32,7 @@ class RunReport:
 
     lines: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
 
     def record(self, label: str, result) -> None:
         failed_checks = [
@@ -46,6 +47,7 @@ class RunReport:
         if not result.success:
             line += "".join(f"\n    {msg}" for msg in step_failures(result))
         self.lines.append(line)
+        self.run_ids.append(result.run_id)
         if status != "ok":
             self.failed.append(label)
         print(line, flush=True)
@@ -110,19 +112,68 @@ def print_summary(settings: Settings, report: RunReport, seconds: float) -> None
     print(f"\neduwh run {verdict} in {seconds:.1f}s; warehouse {settings.warehouse}")
 
 
-def run_main(
-    settings: Settings,
-    *,
-    deliveries: list[str] | None = None,
-    full_refresh: bool = False,
-    defs: Definitions | None = None,
-    instance: DagsterInstance | None = None,
-) -> int:
-    from eduwh_assets.definitions import build_definitions
-    from eduwh_assets.generate.sample import ensure_sample_data
-    from eduwh_assets.instance import dagster_instance
-    from eduwh_assets.partitions import deliveries_partitions
+@dataclass
+class MainJob:
+    """The steps of `eduwh run`, each a Dagster run in the instance (benchmarks time them one by one)."""
 
+    settings: Settings
+    defs: Definitions
+    instance: DagsterInstance
+    report: RunReport = field(default_factory=RunReport)
+
+    @classmethod
+    def prepare(cls, settings: Settings) -> "MainJob":
+        from eduwh_assets.definitions import build_definitions
+        from eduwh_assets.generate.sample import ensure_sample_data
+        from eduwh_assets.instance import dagster_instance
+
+        ensure_sample_data(settings)
+        return cls(settings, build_definitions(settings), dagster_instance(settings))
+
+    def discover(self, only: list[str] | None = None) -> list[Delivery]:
+        """Complete deliveries (all, or `only`), registered as partitions. Raises LandingZoneError."""
+        from eduwh_assets.partitions import deliveries_partitions
+
+        discovery = LandingZone.from_settings(self.settings).discover()
+        for problem in discovery.problems():
+            print(f"warning: {problem}", flush=True)
+        found = {d.code: d for d in discovery.complete}
+        if only:
+            unknown = [c for c in only if c not in found]
+            if unknown:
+                raise LandingZoneError(f"no complete delivery named {', '.join(unknown)} in {self.settings.landing}")
+            found = {c: found[c] for c in only}
+        new_codes = [c for c in found if not self.instance.has_dynamic_partition(deliveries_partitions.name, c)]
+        if new_codes:
+            self.instance.add_dynamic_partitions(deliveries_partitions.name, new_codes)
+        print(f"Landing zone {self.settings.landing}: {len(found)} complete deliveries, {len(new_codes)} new", flush=True)
+        return list(found.values())
+
+    def execute(self, label: str, job_name: str, **kwargs) -> None:
+        job = self.defs.resolve_job_def(job_name)
+        self.report.record(label, job.execute_in_process(instance=self.instance, raise_on_error=False, **kwargs))
+
+    def sync_sis(self) -> None:
+        self.execute("SIS sync", "sis_sync_job")
+
+    def ingest(self, deliveries: list[Delivery], *, force: bool = False) -> None:
+        """Ingest each delivery that is new or was re-delivered since its last successful run."""
+        pending = [d for d in deliveries if force or loaded_fingerprint(self.instance, d.code) != d.fingerprint]
+        if not pending:
+            print("No new or changed deliveries to ingest", flush=True)
+        for i, delivery in enumerate(pending, 1):
+            self.execute(
+                f"delivery {delivery.code} [{i}/{len(pending)}]",
+                "deliveries_job",
+                partition_key=delivery.code,
+                tags={FINGERPRINT_TAG: delivery.fingerprint},
+            )
+
+    def transform(self) -> None:
+        self.execute("silver and gold", "transform_job")
+
+
+def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_refresh: bool = False) -> int:
     started = time.monotonic()
     if full_refresh:
         # The warehouse holds the ingestion state too (dlt cursors and file fingerprints),
@@ -130,48 +181,17 @@ def run_main(
         for path in (settings.warehouse, settings.warehouse.with_name(settings.warehouse.name + ".wal")):
             path.unlink(missing_ok=True)
         shutil.rmtree(settings.rejects_dir, ignore_errors=True)
-    ensure_sample_data(settings)
-    defs = defs or build_definitions(settings)
-    instance = instance or dagster_instance(settings)
-    report = RunReport()
-
+    job = MainJob.prepare(settings)
     try:
-        discovery = LandingZone.from_settings(settings).discover()
+        found = job.discover(deliveries)
     except LandingZoneError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for problem in discovery.problems():
-        print(f"warning: {problem}", flush=True)
-    found = {d.code: d for d in discovery.complete}
-    if deliveries:
-        unknown = [c for c in deliveries if c not in found]
-        if unknown:
-            print(f"error: no complete delivery named {', '.join(unknown)} in {settings.landing}", file=sys.stderr)
-            return 2
-        found = {c: found[c] for c in deliveries}
-    new_codes = [c for c in found if not instance.has_dynamic_partition(deliveries_partitions.name, c)]
-    if new_codes:
-        instance.add_dynamic_partitions(deliveries_partitions.name, new_codes)
-    print(f"Landing zone {settings.landing}: {len(discovery.complete)} complete deliveries, {len(new_codes)} new", flush=True)
-
-    report.record("SIS sync", defs.resolve_job_def("sis_sync_job").execute_in_process(instance=instance, raise_on_error=False))
-
-    pending = [d for d in found.values() if full_refresh or loaded_fingerprint(instance, d.code) != d.fingerprint]
-    job = defs.resolve_job_def("deliveries_job")
-    for i, delivery in enumerate(pending, 1):
-        result = job.execute_in_process(
-            instance=instance,
-            partition_key=delivery.code,
-            tags={FINGERPRINT_TAG: delivery.fingerprint},
-            raise_on_error=False,
-        )
-        report.record(f"delivery {delivery.code} [{i}/{len(pending)}]", result)
-    if not pending:
-        print("No new or changed deliveries to ingest", flush=True)
-
-    report.record("silver and gold", defs.resolve_job_def("transform_job").execute_in_process(instance=instance, raise_on_error=False))
-    print_summary(settings, report, time.monotonic() - started)
-    return 1 if report.failed else 0
+    job.sync_sis()
+    job.ingest(found, force=full_refresh)
+    job.transform()
+    print_summary(settings, job.report, time.monotonic() - started)
+    return 1 if job.report.failed else 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

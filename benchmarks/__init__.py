@@ -1,0 +1,1 @@
+"""eduwh benchmarks: `make bench` (or `python -m benchmarks --help`)."""
