@@ -15,7 +15,7 @@ $(BIN)/eduwh: pyproject.toml constraints.txt
 
 # The dbt manifest is parsed once here, never at code-location load.
 eduwh_dbt/target/manifest.json: $(BIN)/eduwh $(shell find eduwh_dbt -name '*.sql' -o -name '*.yml' 2>/dev/null | grep -v /target/)
-	cd eduwh_dbt && EDUWH_WAREHOUSE=$${EDUWH_WAREHOUSE:-../data/warehouse.duckdb} ../$(BIN)/dbt parse --quiet --profiles-dir . --target-path target
+	EDUWH_WAREHOUSE=$${EDUWH_WAREHOUSE:-$(CURDIR)/data/warehouse.duckdb} $(BIN)/dbt parse --quiet --project-dir eduwh_dbt --profiles-dir eduwh_dbt
 	touch $@
 
 install: $(BIN)/eduwh eduwh_dbt/target/manifest.json

@@ -1,0 +1,169 @@
+"""Load reconciliation: rows received per file in bronze against the delivery's manifest.
+
+The check is partitioned like the bronze assets it targets, so each delivery
+gets its own pass/fail in the UI. A run over a partition range reconciles every
+delivery in the range; a run with no partition at all reconciles every delivery
+found in bronze.
+"""
+
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetChecksDefinition,
+    AssetKey,
+    MetadataValue,
+    ResourceParam,
+    asset_check,
+)
+
+from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.partitions import deliveries_partitions
+from eduwh_assets.quality.checks import to_markdown
+from eduwh_assets.quality.warehouse import WarehouseMissing, open_warehouse, relation_kind
+from eduwh_assets.sources.landing import LandingZone, ManifestError, source_of
+
+CHECK_NAME = "manifest_reconciliation"
+BRONZE_TABLES = {"attendance": "bronze.attendance", "assessments": "bronze.assessments"}
+
+
+@dataclass(frozen=True)
+class FileCount:
+    delivery_code: str
+    file: str
+    manifest_rows: int | None  # None: the file is in bronze but not in the manifest
+    received_rows: int
+
+    @property
+    def matches(self) -> bool:
+        return self.manifest_rows == self.received_rows
+
+    def describe(self) -> str:
+        if self.manifest_rows is None:
+            return f"{self.delivery_code}/{self.file}: not in the manifest, received {self.received_rows} rows"
+        return (
+            f"{self.delivery_code}/{self.file}: manifest {self.manifest_rows} rows, "
+            f"received {self.received_rows} rows"
+        )
+
+
+def received_counts(conn: duckdb.DuckDBPyConnection | None, source: str, code: str) -> dict[str, int]:
+    """Rows in bronze for one delivery and source, by file (empty when nothing is loaded)."""
+    table = BRONZE_TABLES[source]
+    if conn is None or relation_kind(conn, table) is None:
+        return {}
+    rows = conn.execute(
+        f"SELECT _source_file, count(*) FROM {table} WHERE delivery_code = ? GROUP BY 1", [code]
+    ).fetchall()
+    return {name: int(n) for name, n in rows}
+
+
+def delivery_codes_in_bronze(conn: duckdb.DuckDBPyConnection | None, source: str) -> list[str]:
+    table = BRONZE_TABLES[source]
+    if conn is None or relation_kind(conn, table) is None:
+        return []
+    return [r[0] for r in conn.execute(f"SELECT DISTINCT delivery_code FROM {table} ORDER BY 1").fetchall()]
+
+
+def reconcile(
+    conn: duckdb.DuckDBPyConnection | None, landing: LandingZone, source: str, codes: list[str]
+) -> tuple[list[FileCount], list[str]]:
+    """Per-file counts for `codes`, and problems that prevent reconciling a delivery at all."""
+    counts: list[FileCount] = []
+    problems: list[str] = []
+    for code in codes:
+        try:
+            delivery = landing.delivery(code)
+        except ManifestError as exc:
+            problems.append(str(exc))
+            continue
+        if delivery is None:
+            problems.append(f"{code}: no manifest in the landing zone")
+            continue
+        expected = {name: n for name, n in delivery.manifest.rows.items() if source_of(name) == source}
+        received = received_counts(conn, source, code)
+        for name in sorted(expected.keys() | received.keys()):
+            counts.append(FileCount(code, name, expected.get(name), received.get(name, 0)))
+    return counts, problems
+
+
+def run_reconciliation(settings: Settings, source: str, codes: list[str] | None) -> AssetCheckResult:
+    landing = LandingZone.from_settings(settings)
+    try:
+        with open_warehouse(settings.warehouse) as conn:
+            codes = delivery_codes_in_bronze(conn, source) if codes is None else codes
+            counts, problems = reconcile(conn, landing, source, codes)
+    except WarehouseMissing:
+        # No warehouse yet: every manifest file counts as 0 received.
+        counts, problems = reconcile(None, landing, source, codes or [])
+    mismatches = [c for c in counts if not c.matches]
+    table = pd.DataFrame(
+        [
+            {
+                "delivery_code": c.delivery_code,
+                "file": c.file,
+                "manifest_rows": "" if c.manifest_rows is None else c.manifest_rows,
+                "received_rows": c.received_rows,
+                "status": "ok" if c.matches else "MISMATCH",
+            }
+            for c in counts
+        ]
+    )
+    lines = [c.describe() for c in mismatches] + problems
+    passed = not lines
+    return AssetCheckResult(
+        passed=passed,
+        severity=AssetCheckSeverity.ERROR,
+        description=(
+            f"{len(counts)} {source} file(s) in {len(codes or [])} delivery(ies) match their manifests"
+            if passed
+            else "; ".join(lines)
+        ),
+        metadata={
+            "deliveries": MetadataValue.json(list(codes or [])),
+            "files_checked": len(counts),
+            "mismatched_files": len(mismatches),
+            "mismatches": MetadataValue.json(
+                [
+                    {
+                        "delivery_code": c.delivery_code,
+                        "file": c.file,
+                        "manifest_rows": c.manifest_rows,
+                        "received_rows": c.received_rows,
+                    }
+                    for c in mismatches
+                ]
+            ),
+            "problems": MetadataValue.json(problems),
+            "files": MetadataValue.md(to_markdown(table) if len(table) else "no files"),
+        },
+    )
+
+
+def build_reconciliation_check(source: str) -> AssetChecksDefinition:
+    asset_key = AssetKey(BRONZE_TABLES[source].split("."))
+
+    @asset_check(
+        asset=asset_key,
+        name=CHECK_NAME,
+        partitions_def=deliveries_partitions,
+        pool=WAREHOUSE_POOL,
+        description=(
+            f"Rows received per {source} file in bronze equal the delivery's _manifest.json; "
+            "a mismatch names the file and both counts"
+        ),
+    )
+    def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:
+        codes = list(context.partition_keys) if (context.has_partition_key or context.has_partition_key_range) else None
+        result = run_reconciliation(settings, source, codes)
+        context.log.info(result.description)
+        return result
+
+    return _check
+
+
+reconciliation_checks: list[AssetChecksDefinition] = [build_reconciliation_check(s) for s in BRONZE_TABLES]

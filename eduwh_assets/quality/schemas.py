@@ -1,0 +1,617 @@
+"""Pandera schemas for every warehouse table: the contracts of SPEC §4 and docs/architecture.md.
+
+One module holds them all, so a column rule lives in exactly one place. Each
+table has a `TableContract`: its Pandera schema (dtypes, allowed values, ranges,
+key uniqueness, cross-column rules) plus the foreign keys, which Pandera cannot
+express because they span tables.
+
+The dtypes are the pandas dtypes a table has after `frame_from_arrow` has read
+it from DuckDB: every integer width becomes nullable `Int64`, every float or
+decimal becomes `float64`, booleans become nullable `boolean`, dates
+`datetime64[ms]` and timestamps with a zone `datetime64[us, UTC]`. That keeps
+the schemas about what a value is rather than which integer width dbt chose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+from dagster import AssetKey
+
+# --- Codes, defined once -------------------------------------------------------------------
+
+ATTENDANCE_STATUSES = ("present", "late", "absent", "excused")
+PRESENT_STATUSES = ("present", "late")
+ENROLMENT_STATUSES = ("active", "suspended", "withdrawn", "completed")
+SOURCES = ("attendance", "assessments")
+
+# The reject reasons in SPEC §4 order: when a row breaks several rules, the first one wins.
+REJECT_REASONS = ("missing_key", "bad_date", "bad_status", "bad_score", "unknown_student")
+# Which reasons can occur for each source: status is only judged on attendance, scores only on assessments.
+REASONS_BY_SOURCE = {
+    "attendance": ("missing_key", "bad_date", "bad_status", "unknown_student"),
+    "assessments": ("missing_key", "bad_date", "bad_score", "unknown_student"),
+}
+# Every outcome a received row can have.
+OUTCOMES = ("loaded", "superseded", *REJECT_REASONS)
+
+DELIVERY_CODE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+SOURCE_FILE_REGEX = {
+    "attendance": r"^attendance.*\.csv$",
+    "assessments": r"^assessments.*\.jsonl?$",
+}
+# SPEC §4: gold marts carry no names, emails or dates of birth.
+PII_COLUMNS = ("first_name", "last_name", "email", "date_of_birth")
+
+# Floating point tolerance for recomputed ratios (rates, score_pct).
+TOLERANCE = 1e-9
+
+# --- Logical dtypes, as frame_from_arrow produces them ----------------------------------------
+
+TEXT = str
+INT = "Int64"
+FLOAT = "float64"
+BOOL = "boolean"
+DATE = "datetime64[ms]"
+TIMESTAMPTZ = pd.DatetimeTZDtype(unit="us", tz="UTC")
+
+
+def _normalise_type(dtype: pa_arrow.DataType) -> pa_arrow.DataType | None:
+    """The arrow type a column is cast to before pandas, or None to keep it."""
+    if pa_arrow.types.is_integer(dtype):
+        return pa_arrow.int64()
+    if pa_arrow.types.is_decimal(dtype):
+        # DuckDB's SUM over integers is HUGEINT (decimal(38,0) in arrow): still a count.
+        return pa_arrow.int64() if dtype.scale == 0 else pa_arrow.float64()
+    if pa_arrow.types.is_floating(dtype):
+        return pa_arrow.float64()
+    if pa_arrow.types.is_date(dtype):
+        return pa_arrow.date32()
+    if pa_arrow.types.is_timestamp(dtype):
+        return pa_arrow.timestamp("us", tz="UTC") if dtype.tz else pa_arrow.timestamp("us")
+    if pa_arrow.types.is_large_string(dtype) or pa_arrow.types.is_string_view(dtype):
+        return pa_arrow.string()
+    return None
+
+
+_PANDAS_TYPES = {pa_arrow.int64(): pd.Int64Dtype(), pa_arrow.bool_(): pd.BooleanDtype()}
+
+
+def frame_from_arrow(data: pa_arrow.RecordBatch | pa_arrow.Table) -> pd.DataFrame:
+    """A DuckDB result in the pandas dtypes the schemas expect (see the module docstring)."""
+    table = pa_arrow.Table.from_batches([data]) if isinstance(data, pa_arrow.RecordBatch) else data
+    target = [
+        pa_arrow.field(f.name, _normalise_type(f.type) or f.type, nullable=True) for f in table.schema
+    ]
+    table = table.cast(pa_arrow.schema(target))
+    return table.to_pandas(types_mapper=_PANDAS_TYPES.get, date_as_object=False)
+
+
+# --- Contracts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    column: str
+    ref_table: str
+    ref_column: str
+
+    @property
+    def rule(self) -> str:
+        return f"{self.column}:foreign_key({self.ref_table}.{self.ref_column})"
+
+
+@dataclass(frozen=True)
+class TableContract:
+    table: str  # "<schema>.<name>" in the warehouse
+    schema: pa.DataFrameSchema
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+    @property
+    def layer(self) -> str:
+        return self.table.split(".", 1)[0]
+
+    @property
+    def asset_key(self) -> AssetKey:
+        return AssetKey(self.table.split(".", 1))
+
+    @property
+    def unique_columns(self) -> list[str]:
+        """Columns that are keys on their own (Column(unique=True))."""
+        return [name for name, col in self.schema.columns.items() if col.unique]
+
+    @property
+    def compound_key(self) -> list[str] | None:
+        """The compound key (DataFrameSchema(unique=[...])), if the table has one."""
+        unique = self.schema.unique
+        return list(unique) if unique else None
+
+
+def unique_rule(columns: list[str]) -> str:
+    """The rule name a uniqueness violation is reported under, for one column or a compound key."""
+    if len(columns) == 1:
+        return f"{columns[0]}:field_uniqueness"
+    return f"unique({', '.join(columns)})"
+
+
+def _frame_check(name: str, fn) -> pa.Check:
+    """A dataframe-level (cross-column) rule. Nulls are handled inside `fn`, never skipped silently."""
+    return pa.Check(fn, name=name, error=name, ignore_na=False)
+
+
+def _between(series: pd.Series, low: float, high: float) -> pd.Series:
+    return series.between(low, high)
+
+
+def _rate_matches(rate: pd.Series, numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    """rate = numerator / denominator, and NULL exactly when the denominator is 0 (or unknown)."""
+    num = numerator.astype("float64")
+    den = denominator.astype("float64")
+    has_den = den.fillna(0) > 0
+    expected = num / den.where(has_den)
+    close = (rate.astype("float64") - expected).abs() <= TOLERANCE
+    return (has_den & close.fillna(False)) | (~has_den & rate.isna())
+
+
+def _no_pii(df: pd.DataFrame) -> bool:
+    return not any(c in df.columns for c in PII_COLUMNS)
+
+
+def _text(nullable: bool = True, checks: list[pa.Check] | None = None, **kw) -> pa.Column:
+    return pa.Column(TEXT, checks=checks or [], nullable=nullable, **kw)
+
+
+def _count(nullable: bool = False) -> pa.Column:
+    return pa.Column(INT, pa.Check.ge(0), nullable=nullable)
+
+
+def _rate(nullable: bool = True) -> pa.Column:
+    return pa.Column(FLOAT, pa.Check.in_range(0, 1), nullable=nullable)
+
+
+def _pct(nullable: bool = True) -> pa.Column:
+    return pa.Column(FLOAT, pa.Check.in_range(0, 100), nullable=nullable)
+
+
+def _not_blank(name: str = "not_blank") -> pa.Check:
+    return pa.Check(lambda s: s.str.strip().str.len() > 0, name=name)
+
+
+def _lineage_columns(source: str) -> dict[str, pa.Column]:
+    return {
+        "delivery_code": _text(False, [pa.Check.str_matches(DELIVERY_CODE_REGEX)]),
+        "_source_file": _text(False, [pa.Check.str_matches(SOURCE_FILE_REGEX[source])]),
+        "_source_row": pa.Column(INT, pa.Check.ge(1), nullable=False),
+    }
+
+
+# bronze: values stay as received, so value rules here describe what silver will accept.
+# They fail on bad deliveries by design; the bronze checks only warn.
+def _is_calendar_date(series: pd.Series) -> pd.Series:
+    """YYYY-MM-DD (after trimming) naming a real calendar day, as silver judges it."""
+    text = series.str.strip()
+    shaped = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
+    parsed = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
+    return shaped & parsed.notna()
+
+
+_DATE_TEXT = pa.Check(_is_calendar_date, name="valid_date")
+_NUMBER_TEXT = pa.Check.str_matches(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", name="looks_numeric")
+
+
+def _status_text() -> pa.Check:
+    return pa.Check(lambda s: s.str.strip().str.lower().isin(ATTENDANCE_STATUSES), name="status_after_trim")
+
+
+BRONZE_ATTENDANCE = pa.DataFrameSchema(
+    {
+        "attendance_id": _text(checks=[_not_blank()]),
+        "student_id": _text(checks=[_not_blank()]),
+        "session_date": _text(checks=[_DATE_TEXT]),
+        "status": _text(checks=[_status_text()]),
+        **_lineage_columns("attendance"),
+        "_ingested_at": pa.Column(TIMESTAMPTZ, nullable=False),
+        "_dlt_load_id": _text(False),
+    },
+    unique=["delivery_code", "_source_file", "_source_row"],
+    name="bronze.attendance",
+)
+
+BRONZE_ASSESSMENTS = pa.DataFrameSchema(
+    {
+        "assessment_id": _text(checks=[_not_blank()]),
+        "student_id": _text(checks=[_not_blank()]),
+        "subject": _text(),
+        "score": _text(checks=[_NUMBER_TEXT]),
+        "max_score": _text(checks=[_NUMBER_TEXT]),
+        "assessed_on": _text(checks=[_DATE_TEXT]),
+        **_lineage_columns("assessments"),
+        "_ingested_at": pa.Column(TIMESTAMPTZ, nullable=False),
+        "_dlt_load_id": _text(False),
+    },
+    unique=["delivery_code", "_source_file", "_source_row"],
+    name="bronze.assessments",
+)
+
+_DLT_COLUMNS = {"_dlt_load_id": _text(False), "_dlt_id": _text(False, unique=True)}
+
+BRONZE_SIS_PROGRAMMES = pa.DataFrameSchema(
+    {
+        "programme_code": _text(False, [_not_blank()], unique=True),
+        "programme_name": _text(),
+        "faculty": _text(),
+        "level": _text(),
+        "updated_at": pa.Column(TIMESTAMPTZ, nullable=False),
+        **_DLT_COLUMNS,
+    },
+    name="bronze.sis_programmes",
+)
+
+BRONZE_SIS_CLASSES = pa.DataFrameSchema(
+    {
+        "class_id": _text(False, [_not_blank()], unique=True),
+        "class_name": _text(),
+        "programme_code": _text(),
+        "academic_year": _text(),
+        "updated_at": pa.Column(TIMESTAMPTZ, nullable=False),
+        **_DLT_COLUMNS,
+    },
+    name="bronze.sis_classes",
+)
+
+BRONZE_SIS_STUDENTS = pa.DataFrameSchema(
+    {
+        "student_id": _text(False, [_not_blank()], unique=True),
+        "first_name": _text(),
+        "last_name": _text(),
+        "email": _text(),
+        "date_of_birth": pa.Column(DATE, nullable=True),
+        "gender": _text(),
+        "class_id": _text(),
+        "enrolment_status": _text(checks=[pa.Check.isin(ENROLMENT_STATUSES)]),
+        "updated_at": pa.Column(TIMESTAMPTZ, nullable=False),
+        **_DLT_COLUMNS,
+    },
+    name="bronze.sis_students",
+)
+
+# silver ---------------------------------------------------------------------------------------
+
+SILVER_DIM_PROGRAMME = pa.DataFrameSchema(
+    {
+        "programme_code": _text(False, [_not_blank()], unique=True),
+        "programme_name": _text(),
+        "faculty": _text(),
+        "level": _text(),
+    },
+    name="silver.dim_programme",
+)
+
+SILVER_DIM_CLASS = pa.DataFrameSchema(
+    {
+        "class_id": _text(False, [_not_blank()], unique=True),
+        "class_name": _text(),
+        "programme_code": _text(),
+        "academic_year": _text(),
+    },
+    name="silver.dim_class",
+)
+
+SILVER_DIM_STUDENT = pa.DataFrameSchema(
+    {
+        "student_id": _text(False, [_not_blank()], unique=True),
+        "first_name": _text(),
+        "last_name": _text(),
+        "email": _text(),
+        "date_of_birth": pa.Column(DATE, nullable=True),
+        "gender": _text(),
+        "class_id": _text(),
+        "enrolment_status": _text(False, [pa.Check.isin(ENROLMENT_STATUSES)]),
+    },
+    name="silver.dim_student",
+)
+
+
+def _dim_date_parts(df: pd.DataFrame) -> pd.Series:
+    day = df["date_day"]
+    return (
+        (df["year"] == day.dt.year)
+        & (df["month"] == day.dt.month)
+        & (df["day_of_month"] == day.dt.day)
+        & (df["day_of_week"] == day.dt.dayofweek + 1)
+    ).fillna(False).astype(bool)
+
+
+def _dim_date_weekend(df: pd.DataFrame) -> pd.Series:
+    return (df["is_weekend"] == df["day_of_week"].isin([6, 7])).fillna(False).astype(bool)
+
+
+def _dim_date_academic_year(df: pd.DataFrame) -> pd.Series:
+    # A year starts on 1 September: 2025-09-01 .. 2026-08-31 is "2025/26".
+    day = df["date_day"]
+    start = day.dt.year - (day.dt.month < 9).astype("int64")
+    expected = start.astype(str) + "/" + ((start + 1) % 100).astype(str).str.zfill(2)
+    return (df["academic_year"] == expected).fillna(False).astype(bool)
+
+
+SILVER_DIM_DATE = pa.DataFrameSchema(
+    {
+        "date_day": pa.Column(DATE, nullable=False, unique=True),
+        "year": pa.Column(INT, pa.Check.in_range(1900, 2200), nullable=False),
+        "month": pa.Column(INT, pa.Check.in_range(1, 12), nullable=False),
+        "day_of_month": pa.Column(INT, pa.Check.in_range(1, 31), nullable=False),
+        "day_of_week": pa.Column(INT, pa.Check.in_range(1, 7), nullable=False),
+        "day_name": _text(False),
+        "is_weekend": pa.Column(BOOL, nullable=False),
+        "academic_year": _text(False, [pa.Check.str_matches(r"^\d{4}/\d{2}$")]),
+    },
+    checks=[
+        _frame_check("date_parts_match_date_day", _dim_date_parts),
+        _frame_check("is_weekend_matches_day_of_week", _dim_date_weekend),
+        _frame_check("academic_year_starts_1_september", _dim_date_academic_year),
+    ],
+    name="silver.dim_date",
+)
+
+
+def _is_present_matches_status(df: pd.DataFrame) -> pd.Series:
+    return (df["is_present"] == df["status"].isin(PRESENT_STATUSES)).fillna(False).astype(bool)
+
+
+SILVER_FACT_ATTENDANCE = pa.DataFrameSchema(
+    {
+        "attendance_id": _text(False, [_not_blank()], unique=True),
+        "student_id": _text(False, [_not_blank()]),
+        "class_id": _text(),
+        "session_date": pa.Column(DATE, nullable=False),
+        "status": _text(False, [pa.Check.isin(ATTENDANCE_STATUSES)]),
+        "is_present": pa.Column(BOOL, nullable=False),
+        "delivery_code": _text(False, [pa.Check.str_matches(DELIVERY_CODE_REGEX)]),
+        "_source_file": _text(False),
+    },
+    checks=[_frame_check("is_present_iff_present_or_late", _is_present_matches_status)],
+    name="silver.fact_attendance",
+)
+
+
+def _score_within_max(df: pd.DataFrame) -> pd.Series:
+    return (df["score"] <= df["max_score"]).fillna(False).astype(bool)
+
+
+def _score_pct_matches(df: pd.DataFrame) -> pd.Series:
+    expected = 100.0 * df["score"] / df["max_score"]
+    return ((df["score_pct"] - expected).abs() <= TOLERANCE * 100).fillna(False).astype(bool)
+
+
+SILVER_FACT_ASSESSMENT = pa.DataFrameSchema(
+    {
+        "assessment_id": _text(False, [_not_blank()], unique=True),
+        "student_id": _text(False, [_not_blank()]),
+        "class_id": _text(),
+        "subject": _text(),
+        "score": pa.Column(FLOAT, pa.Check.ge(0), nullable=False),
+        "max_score": pa.Column(FLOAT, pa.Check.gt(0), nullable=False),
+        "score_pct": _pct(nullable=False),
+        "assessed_on": pa.Column(DATE, nullable=False),
+        "delivery_code": _text(False, [pa.Check.str_matches(DELIVERY_CODE_REGEX)]),
+        "_source_file": _text(False),
+    },
+    checks=[
+        _frame_check("score_le_max_score", _score_within_max),
+        _frame_check("score_pct_eq_100_score_over_max", _score_pct_matches),
+    ],
+    name="silver.fact_assessment",
+)
+
+# quarantine -------------------------------------------------------------------------------------
+
+
+def _rejects_schema(source: str, raw: list[str]) -> pa.DataFrameSchema:
+    return pa.DataFrameSchema(
+        {
+            **{c: _text() for c in raw},
+            **_lineage_columns(source),
+            "reason": _text(False, [pa.Check.isin(REASONS_BY_SOURCE[source])]),
+        },
+        # Each received row has exactly one outcome, so a bronze row is rejected at most once.
+        unique=["delivery_code", "_source_file", "_source_row"],
+        name=f"quarantine.{'attendance' if source == 'attendance' else 'assessment'}_rejects",
+    )
+
+
+QUARANTINE_ATTENDANCE_REJECTS = _rejects_schema(
+    "attendance", ["attendance_id", "student_id", "session_date", "status"]
+)
+QUARANTINE_ASSESSMENT_REJECTS = _rejects_schema(
+    "assessments", ["assessment_id", "student_id", "subject", "score", "max_score", "assessed_on"]
+)
+
+# gold ---------------------------------------------------------------------------------------------
+
+
+def _attendance_parts_sum(df: pd.DataFrame) -> pd.Series:
+    total = df["present_days"] + df["absent_days"] + df["excused_days"]
+    return (total == df["total_attendance_records"]).fillna(False).astype(bool)
+
+
+def _summary_rate(df: pd.DataFrame) -> pd.Series:
+    return _rate_matches(df["attendance_rate"], df["present_days"], df["present_days"] + df["absent_days"])
+
+
+def _score_order(df: pd.DataFrame) -> pd.Series:
+    lo, avg, hi = df["min_score_pct"], df["avg_score_pct"], df["max_score_pct"]
+    all_null = lo.isna() & avg.isna() & hi.isna()
+    ordered = ((lo <= avg + TOLERANCE) & (avg <= hi + TOLERANCE)).fillna(False)
+    return (ordered | all_null).astype(bool)
+
+
+def _scores_null_iff_none(df: pd.DataFrame) -> pd.Series:
+    none = df["total_assessments"].fillna(0) == 0
+    return (none == df["avg_score_pct"].isna()).astype(bool)
+
+
+GOLD_STUDENT_PERFORMANCE_SUMMARY = pa.DataFrameSchema(
+    {
+        "student_id": _text(False, [_not_blank()], unique=True),
+        "class_id": _text(),
+        "programme_code": _text(),
+        "enrolment_status": _text(False, [pa.Check.isin(ENROLMENT_STATUSES)]),
+        "total_attendance_records": _count(),
+        "present_days": _count(),
+        "absent_days": _count(),
+        "excused_days": _count(),
+        "attendance_rate": _rate(),
+        "total_assessments": _count(),
+        "avg_score_pct": _pct(),
+        "min_score_pct": _pct(),
+        "max_score_pct": _pct(),
+    },
+    checks=[
+        _frame_check("present+absent+excused=total_attendance_records", _attendance_parts_sum),
+        _frame_check("attendance_rate=present/(present+absent)", _summary_rate),
+        _frame_check("min<=avg<=max_score_pct", _score_order),
+        _frame_check("score_pct_null_iff_no_assessments", _scores_null_iff_none),
+    ],
+    strict=True,
+    name="gold.student_performance_summary",
+)
+
+
+def _daily_rate(df: pd.DataFrame) -> pd.Series:
+    return _rate_matches(df["attendance_rate"], df["present_count"], df["present_count"] + df["absent_count"])
+
+
+def _students_le_rows(df: pd.DataFrame) -> pd.Series:
+    rows = df["present_count"] + df["absent_count"] + df["excused_count"]
+    return (df["students_with_attendance"] <= rows).fillna(False).astype(bool)
+
+
+def _assessed_le_assessments(df: pd.DataFrame) -> pd.Series:
+    return (df["students_with_assessment"] <= df["assessment_count"]).fillna(False).astype(bool)
+
+
+def _daily_activity(df: pd.DataFrame) -> pd.Series:
+    # A row exists only for a day with at least one valid attendance or assessment row.
+    rows = df["present_count"] + df["absent_count"] + df["excused_count"] + df["assessment_count"]
+    return (rows > 0).fillna(False).astype(bool)
+
+
+def _daily_avg_null_iff_none(df: pd.DataFrame) -> pd.Series:
+    none = df["assessment_count"].fillna(0) == 0
+    return (none == df["avg_score_pct"].isna()).astype(bool)
+
+
+GOLD_CLASS_DAILY_PERFORMANCE = pa.DataFrameSchema(
+    {
+        "class_id": _text(False),
+        "activity_date": pa.Column(DATE, nullable=False),
+        "total_students": _count(),
+        "students_with_attendance": _count(),
+        "present_count": _count(),
+        "absent_count": _count(),
+        "excused_count": _count(),
+        "attendance_rate": _rate(),
+        "students_with_assessment": _count(),
+        "assessment_count": _count(),
+        "avg_score_pct": _pct(),
+    },
+    checks=[
+        _frame_check("attendance_rate=present/(present+absent)", _daily_rate),
+        _frame_check("students_with_attendance<=attendance_rows", _students_le_rows),
+        _frame_check("students_with_assessment<=assessment_count", _assessed_le_assessments),
+        _frame_check("row_has_activity", _daily_activity),
+        _frame_check("avg_score_pct_null_iff_no_assessments", _daily_avg_null_iff_none),
+    ],
+    unique=["class_id", "activity_date"],
+    strict=True,
+    name="gold.class_daily_performance",
+)
+
+
+def _at_risk_definition(df: pd.DataFrame) -> pd.Series:
+    low_attendance = (df["attendance_rate_28d"] < 0.8).fillna(False)
+    failing = (df["failed_assessments"] >= 2).fillna(False)
+    return (df["at_risk"] == (low_attendance | failing)).fillna(False).astype(bool)
+
+
+GOLD_STUDENT_RISK_FEATURES = pa.DataFrameSchema(
+    {
+        "student_id": _text(False, [_not_blank()], unique=True),
+        "as_of_date": pa.Column(DATE, nullable=True, required=False),
+        "attendance_rate_28d": _rate(),
+        "days_since_last_present": pa.Column(INT, pa.Check.ge(0), nullable=True),
+        "failed_assessments": _count(),
+        "at_risk": pa.Column(BOOL, nullable=False),
+    },
+    checks=[
+        _frame_check("at_risk=(attendance_rate_28d<0.8 or failed_assessments>=2)", _at_risk_definition),
+        # The spec fixes only some columns of this mart, so it is not strict; it still may not carry PII.
+        pa.Check(_no_pii, name="no_pii_columns", error="no_pii_columns"),
+    ],
+    strict=False,
+    name="gold.student_risk_features",
+)
+
+
+def _reason_fits_source(df: pd.DataFrame) -> pd.Series:
+    ok = pd.Series(True, index=df.index)
+    ok &= ~((df["source"] == "attendance") & (df["outcome"] == "bad_score"))
+    ok &= ~((df["source"] == "assessments") & (df["outcome"] == "bad_status"))
+    return ok.astype(bool)
+
+
+GOLD_DELIVERY_QUALITY = pa.DataFrameSchema(
+    {
+        "delivery_code": _text(False, [pa.Check.str_matches(DELIVERY_CODE_REGEX)]),
+        "source": _text(False, [pa.Check.isin(SOURCES)]),
+        "outcome": _text(False, [pa.Check.isin(OUTCOMES)]),
+        # Only outcomes that occur get a row, so a count is at least 1.
+        "row_count": pa.Column(INT, pa.Check.ge(1), nullable=False),
+    },
+    checks=[_frame_check("outcome_possible_for_source", _reason_fits_source)],
+    unique=["delivery_code", "source", "outcome"],
+    strict=True,
+    name="gold.delivery_quality",
+)
+
+
+def _contract(schema: pa.DataFrameSchema, *fks: ForeignKey) -> TableContract:
+    return TableContract(table=schema.name, schema=schema, foreign_keys=tuple(fks))
+
+
+CONTRACTS: dict[str, TableContract] = {
+    c.table: c
+    for c in [
+        _contract(BRONZE_ATTENDANCE),
+        _contract(BRONZE_ASSESSMENTS),
+        _contract(BRONZE_SIS_PROGRAMMES),
+        _contract(BRONZE_SIS_CLASSES),
+        _contract(BRONZE_SIS_STUDENTS),
+        _contract(SILVER_DIM_PROGRAMME),
+        _contract(SILVER_DIM_CLASS, ForeignKey("programme_code", "silver.dim_programme", "programme_code")),
+        _contract(SILVER_DIM_STUDENT),
+        _contract(SILVER_DIM_DATE),
+        _contract(
+            SILVER_FACT_ATTENDANCE,
+            ForeignKey("student_id", "silver.dim_student", "student_id"),
+            ForeignKey("class_id", "silver.dim_class", "class_id"),
+        ),
+        _contract(
+            SILVER_FACT_ASSESSMENT,
+            ForeignKey("student_id", "silver.dim_student", "student_id"),
+            ForeignKey("class_id", "silver.dim_class", "class_id"),
+        ),
+        _contract(QUARANTINE_ATTENDANCE_REJECTS),
+        _contract(QUARANTINE_ASSESSMENT_REJECTS),
+        _contract(
+            GOLD_STUDENT_PERFORMANCE_SUMMARY,
+            ForeignKey("student_id", "silver.dim_student", "student_id"),
+        ),
+        _contract(GOLD_CLASS_DAILY_PERFORMANCE, ForeignKey("class_id", "silver.dim_class", "class_id")),
+        _contract(GOLD_STUDENT_RISK_FEATURES, ForeignKey("student_id", "silver.dim_student", "student_id")),
+        _contract(GOLD_DELIVERY_QUALITY),
+    ]
+}

@@ -1,0 +1,82 @@
+"""Read-only access to the DuckDB warehouse for checks and exports.
+
+Quality code never writes the warehouse. It opens it read-only, bounds DuckDB's
+memory so a 10M-row scan fits beside pandas, and closes the connection as soon
+as the work is done.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+
+# DuckDB's share of a check's memory; the rest is left to the pandas chunks.
+DUCKDB_MEMORY_LIMIT = "1GB"
+DUCKDB_THREADS = 2
+# A writer in another run holds DuckDB's file lock for the length of its step; wait for it.
+LOCK_WAIT_SECONDS = 120.0
+
+
+class WarehouseMissing(FileNotFoundError):
+    pass
+
+
+@contextmanager
+def open_warehouse(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse, closed on exit."""
+    path = Path(path)
+    if not path.exists():
+        raise WarehouseMissing(f"warehouse {path} does not exist yet")
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            conn = duckdb.connect(str(path), read_only=True)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+    try:
+        with tempfile.TemporaryDirectory(prefix="eduwh-quality-") as spill:
+            conn.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            conn.execute(f"SET threads = {DUCKDB_THREADS}")
+            # The warehouse's own temp folder may not be writable for a read-only reader.
+            conn.execute(f"SET temp_directory = '{spill}'")
+            conn.execute("SET TimeZone = 'UTC'")
+            yield conn
+    finally:
+        conn.close()
+
+
+def relation_kind(conn: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """'BASE TABLE', 'VIEW', or None when `schema.name` does not exist."""
+    schema, name = table.split(".", 1)
+    row = conn.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, name],
+    ).fetchall()
+    return row[0][0] if row else None
+
+
+def columns_of(conn: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    schema, name = table.split(".", 1)
+    rows = conn.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
+        "ORDER BY ordinal_position",
+        [schema, name],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(table: str) -> str:
+    schema, name = table.split(".", 1)
+    return f"{quote(schema)}.{quote(name)}"

@@ -1,0 +1,67 @@
+"""silver/* and quarantine/* (with the staging views), then gold/*, as two dbt multi-assets.
+
+The layers run as separate steps so that the Pandera checks on silver, which
+are blocking, sit between them: when one fails, gold does not build.
+"""
+
+from pathlib import Path
+
+from dagster import AssetExecutionContext, ResourceParam
+from dagster_dbt import DbtCliResource, dbt_assets
+
+from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
+from eduwh_assets.transform.translator import EduwhDbtTranslator
+
+# The manifest is made once at install time. Parsing here instead would cost
+# seconds on every code-location load, and every run loads the location again.
+if not eduwh_project.manifest_path.exists():
+    raise FileNotFoundError(
+        f"The dbt manifest {eduwh_project.manifest_path} is missing. "
+        f"Prepare the dbt project once, from the project root: `{PREPARE_COMMAND}` "
+        "(the Makefile's install step runs it)."
+    )
+
+SILVER_SELECTION = "path:models/staging path:models/silver path:models/quarantine"
+GOLD_SELECTION = "path:models/gold"
+
+
+def dbt_target(settings: Settings, layer: str) -> Path:
+    """Where a layer's latest dbt artifacts (run_results.json, logs) are kept.
+
+    One folder per layer, overwritten by each run, rather than dagster-dbt's
+    default of a new folder under eduwh_dbt/target per run, which piles up.
+    """
+    return settings.data_dir / "dbt" / layer
+
+
+def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, layer: str):
+    with warehouse_env(settings):
+        yield from dbt.cli(dbt_build_args(), context=context, target_path=dbt_target(settings, layer)).stream()
+
+
+@dbt_assets(
+    manifest=eduwh_project.manifest_path,
+    project=eduwh_project,
+    dagster_dbt_translator=EduwhDbtTranslator(),
+    select=SILVER_SELECTION,
+    name="dbt_silver",
+    pool=WAREHOUSE_POOL,
+)
+def silver_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings]):
+    yield from build_layer(context, dbt, settings, "silver")
+
+
+@dbt_assets(
+    manifest=eduwh_project.manifest_path,
+    project=eduwh_project,
+    dagster_dbt_translator=EduwhDbtTranslator(),
+    select=GOLD_SELECTION,
+    name="dbt_gold",
+    pool=WAREHOUSE_POOL,
+)
+def gold_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings]):
+    yield from build_layer(context, dbt, settings, "gold")
+
+
+dbt_layer_assets = [silver_dbt_assets, gold_dbt_assets]

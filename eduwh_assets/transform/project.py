@@ -1,0 +1,72 @@
+"""The eduwh_dbt project as dagster-dbt sees it, and the pure helpers that drive dbt.
+
+This module imports without a manifest, so tools can prepare the project through it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from eduwh_assets.config import DBT_PROJECT_DIR, Settings
+
+# profiles.yml lives inside the project, so one folder is all dbt needs.
+eduwh_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+
+# Run once at install time (the Makefile's install step), from the project root;
+# the code location only reads the manifest it writes. Parsing opens no warehouse.
+PREPARE_COMMAND = ".venv/bin/dbt parse --quiet --project-dir eduwh_dbt --profiles-dir eduwh_dbt"
+
+
+def dbt_executable() -> str:
+    """The dbt installed beside this Python, so a run worker needs no PATH set-up."""
+    beside = Path(sys.executable).parent / "dbt"
+    return str(beside) if beside.exists() else "dbt"
+
+
+def dbt_build_args(full_refresh: bool = False) -> list[str]:
+    """Arguments of the one dbt command the assets run.
+
+    `build` runs models, data tests and unit tests in DAG order, so a failing
+    test stops what is downstream of it inside dbt as well as in Dagster.
+    Indirect selection is "buildable" because each layer builds in its own
+    step: a test that also reads gold (a relationship from gold to a silver
+    dimension) must wait for the gold step instead of running before gold
+    exists, while a test of gold against bronze still runs with gold.
+    """
+    args = ["build", "--indirect-selection", "buildable"]
+    if full_refresh:
+        args.append("--full-refresh")
+    return args
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """The variables profiles.yml reads. The path is absolute because dbt runs in its own folder."""
+    return {"EDUWH_WAREHOUSE": str(settings.warehouse.resolve())}
+
+
+@contextmanager
+def warehouse_env(settings: Settings) -> Iterator[None]:
+    """Expose `dbt_env(settings)` to the dbt subprocess for the duration of the block.
+
+    DbtCliResource hands the subprocess a copy of os.environ and takes no env of
+    its own, so the variables are set here and restored afterwards; a test that
+    materialises in-process must not leak its warehouse into the next one.
+    """
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    overrides = dbt_env(settings)
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,38 @@
+{#- How each delivery fared, per source: the outcome counts of one delivery and
+    source add up to the rows it delivered, because every row has one outcome. -#}
+with
+
+attendance as (
+
+    select delivery_code, outcome from {{ ref('attendance_outcomes') }}
+
+),
+
+assessments as (
+
+    select delivery_code, outcome from {{ ref('assessment_outcomes') }}
+
+),
+
+received as (
+
+    select delivery_code, 'attendance' as source, outcome from attendance
+    union all
+    select delivery_code, 'assessments' as source, outcome from assessments
+
+),
+
+final as (
+
+    select
+        delivery_code,
+        source,
+        outcome,
+        count(*) as row_count
+
+    from received
+    group by delivery_code, source, outcome
+
+)
+
+select * from final

@@ -1,0 +1,91 @@
+{#- Early-warning features per student, all measured against as_of_date, the
+    latest valid session in the warehouse, so a rebuild over the same data gives
+    the same answer whatever day it runs. -#}
+with
+
+students as (
+
+    select * from {{ ref('dim_student') }}
+
+),
+
+attendance as (
+
+    select * from {{ ref('fact_attendance') }}
+
+),
+
+assessments as (
+
+    select * from {{ ref('fact_assessment') }}
+
+),
+
+as_of as (
+
+    select max(session_date) as as_of_date from attendance
+
+),
+
+attendance_per_student as (
+
+    select
+        attendance.student_id,
+        count(*) filter (
+            where attendance.is_present
+            and attendance.session_date between as_of.as_of_date - 27 and as_of.as_of_date
+        ) as present_28d,
+        count(*) filter (
+            where attendance.status = 'absent'
+            and attendance.session_date between as_of.as_of_date - 27 and as_of.as_of_date
+        ) as absent_28d,
+        max(attendance.session_date) filter (where attendance.is_present) as last_present_date
+
+    from attendance
+    cross join as_of
+    group by attendance.student_id
+
+),
+
+failures_per_student as (
+
+    select
+        student_id,
+        count(*) as failed_assessments
+
+    from assessments
+    where score_pct < 40
+    group by student_id
+
+),
+
+features as (
+
+    select
+        students.student_id,
+        as_of.as_of_date,
+        {{ attendance_rate('attendance_per_student.present_28d', 'attendance_per_student.absent_28d') }}
+            as attendance_rate_28d,
+        as_of.as_of_date - attendance_per_student.last_present_date as days_since_last_present,
+        coalesce(failures_per_student.failed_assessments, 0) as failed_assessments
+
+    from students
+    cross join as_of
+    left join attendance_per_student
+        on students.student_id = attendance_per_student.student_id
+    left join failures_per_student
+        on students.student_id = failures_per_student.student_id
+
+),
+
+final as (
+
+    select
+        *,
+        coalesce(attendance_rate_28d < 0.8, false) or failed_assessments >= 2 as at_risk
+
+    from features
+
+)
+
+select * from final

@@ -1,0 +1,36 @@
+with
+
+outcomes as (
+
+    select * from {{ ref('assessment_outcomes') }}
+
+),
+
+students as (
+
+    select * from {{ ref('dim_student') }}
+
+),
+
+final as (
+
+    select
+        outcomes.assessment_id,
+        outcomes.student_id,
+        students.class_id,
+        outcomes.subject,
+        outcomes.score,
+        outcomes.max_score,
+        100 * outcomes.score / outcomes.max_score as score_pct,
+        outcomes.assessed_on,
+        outcomes.delivery_code,
+        outcomes._source_file
+
+    from outcomes
+    inner join students
+        on outcomes.student_id = students.student_id
+    where outcomes.outcome = 'loaded'
+
+)
+
+select * from final

@@ -1,0 +1,34 @@
+with
+
+outcomes as (
+
+    select * from {{ ref('attendance_outcomes') }}
+
+),
+
+students as (
+
+    select * from {{ ref('dim_student') }}
+
+),
+
+final as (
+
+    select
+        outcomes.attendance_id,
+        outcomes.student_id,
+        students.class_id,
+        outcomes.session_date,
+        outcomes.status,
+        outcomes.status in {{ sql_list(present_statuses()) }} as is_present,
+        outcomes.delivery_code,
+        outcomes._source_file
+
+    from outcomes
+    inner join students
+        on outcomes.student_id = students.student_id
+    where outcomes.outcome = 'loaded'
+
+)
+
+select * from final
