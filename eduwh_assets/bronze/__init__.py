@@ -1,6 +1,9 @@
-"""bronze: see docs/architecture.md."""
+"""bronze: dlt ingestion into DuckDB schema `bronze`; see docs/architecture.md."""
 
 from dagster import Definitions
 
+from eduwh_assets.bronze.deliveries import assessments, attendance
+from eduwh_assets.bronze.sis import sis_assets
+
 # Everything this package contributes to the code location; definitions.py merges it.
-defs = Definitions()
+defs = Definitions(assets=[sis_assets, attendance, assessments])

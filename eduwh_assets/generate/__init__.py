@@ -1,1 +1,27 @@
 """Synthetic, realistic SIS rows and deliveries for demos, tests and benchmarks."""
+
+from eduwh_assets.generate.config import SCALES, GeneratorConfig
+from eduwh_assets.generate.core import Dataset, GeneratedDelivery, GeneratedFile, generate
+from eduwh_assets.generate.sample import ensure_sample_data
+from eduwh_assets.generate.writers import (
+    add_late_students,
+    is_seeded,
+    update_students,
+    write_landing,
+    write_sis,
+)
+
+__all__ = [
+    "SCALES",
+    "Dataset",
+    "GeneratedDelivery",
+    "GeneratedFile",
+    "GeneratorConfig",
+    "add_late_students",
+    "ensure_sample_data",
+    "generate",
+    "is_seeded",
+    "update_students",
+    "write_landing",
+    "write_sis",
+]
