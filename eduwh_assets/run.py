@@ -24,6 +24,8 @@ from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError
 FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
 PARTITION_TAG = "dagster/partition"
 SUMMARY_SCHEMAS = ("bronze", "silver", "quarantine", "gold")
+# The terminal shows what each step did (INFO); step-by-step engine events stay in the UI.
+CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
 @dataclass
@@ -85,29 +87,20 @@ def table_counts(settings: Settings) -> list[tuple[str, int]]:
         return [(f"{s}.{t}", conn.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in tables]
 
 
-def delivery_outcomes(settings: Settings) -> list[tuple]:
-    if not settings.warehouse.exists():
-        return []
-    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
-        exists = conn.execute(
-            "select count(*) from information_schema.tables where table_schema = 'gold' and table_name = 'delivery_quality'"
-        ).fetchone()[0]
-        if not exists:
-            return []
-        return conn.execute(
-            "select source, outcome, sum(row_count) from gold.delivery_quality group by all order by source, outcome"
-        ).fetchall()
-
-
 def print_summary(settings: Settings, report: RunReport, seconds: float) -> None:
+    from eduwh_assets.quality.stats import delivery_stats
+
     print("\nTables")
     for name, rows in table_counts(settings):
         print(f"  {name:<45} {rows:>12,}")
-    outcomes = delivery_outcomes(settings)
-    if outcomes:
-        print("\nReceived rows by outcome")
-        for source, outcome, rows in outcomes:
-            print(f"  {source:<12} {outcome:<18} {rows:>12,}")
+    if settings.warehouse.exists():
+        with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+            stats = delivery_stats(conn)
+        if len(stats):
+            print(f"\nReceived rows per delivery (rejected rows are exported to {settings.rejects_dir})")
+            print("  " + stats.to_string(index=False).replace("\n", "\n  "))
+            totals = stats.drop(columns=["delivery_code"]).groupby("source").sum()
+            print("\n  totals\n  " + totals.to_string().replace("\n", "\n  "))
     verdict = "FAILED: " + ", ".join(report.failed) if report.failed else "succeeded"
     print(f"\neduwh run {verdict} in {seconds:.1f}s; warehouse {settings.warehouse}")
 
@@ -151,7 +144,11 @@ class MainJob:
 
     def execute(self, label: str, job_name: str, **kwargs) -> None:
         job = self.defs.resolve_job_def(job_name)
-        self.report.record(label, job.execute_in_process(instance=self.instance, raise_on_error=False, **kwargs))
+        print(f"{label}: running", flush=True)
+        result = job.execute_in_process(
+            instance=self.instance, raise_on_error=False, run_config=CONSOLE_INFO, **kwargs
+        )
+        self.report.record(label, result)
 
     def sync_sis(self) -> None:
         self.execute("SIS sync", "sis_sync_job")
