@@ -30,6 +30,7 @@ test: install test-tools
 	$(BIN)/python -m pytest
 
 dev: install
+	mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 bench: install

@@ -14,12 +14,14 @@ from eduwh_assets.config import Settings
 
 def build_parser() -> argparse.ArgumentParser:
     from eduwh_assets import run
+    from eduwh_assets.automation import backfill as backfill_command
     from eduwh_assets.generate import command as generate_command
 
     parser = argparse.ArgumentParser(prog="eduwh", description="eduwh: education data warehouse on Dagster")
     sub = parser.add_subparsers(dest="command", required=True)
     run.add_parser(sub)
     generate_command.add_parser(sub)
+    backfill_command.add_parser(sub)
     return parser
 
 

@@ -1,8 +1,10 @@
-"""Jobs: the units `eduwh run`, schedules, sensors and backfills launch."""
+"""Jobs: the units `eduwh run`, schedules, sensors and backfills launch.
+
+deliveries_job is partitioned by `deliveries` because the assets it selects are;
+Dagster infers that from the selection.
+"""
 
 from dagster import AssetKey, AssetSelection, define_asset_job
-
-from eduwh_assets.partitions import deliveries_partitions
 
 SIS_ASSETS = AssetSelection.assets(
     AssetKey(["bronze", "sis_programmes"]),
@@ -19,7 +21,6 @@ sis_sync_job = define_asset_job(
 deliveries_job = define_asset_job(
     "deliveries_job",
     selection=DELIVERY_ASSETS,
-    partitions_def=deliveries_partitions,
     description="Ingest one delivery's attendance and assessment files into bronze.",
 )
 transform_job = define_asset_job(

@@ -1,0 +1,254 @@
+"""The landing-zone and bronze sensors, evaluated by hand against a real instance.
+
+The landing-zone story runs twice, on a local folder and on an Azurite container:
+a delivery arrives, another is still being written, a stray folder appears, the
+sender re-delivers a file, and nothing changes. Each tick's run requests,
+partition additions and cursor are asserted exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import fsspec
+import pytest
+from dagster import (
+    AddDynamicPartitionsRequest,
+    AssetKey,
+    AssetMaterialization,
+    DagsterInstance,
+    SensorResult,
+    SkipReason,
+    build_multi_asset_sensor_context,
+    build_sensor_context,
+)
+
+from eduwh_assets.automation.jobs import deliveries_job
+from eduwh_assets.automation.sensors import (
+    BRONZE_ASSET_KEYS,
+    FINGERPRINT_TAG,
+    bronze_refresh_sensor,
+    landing_zone_sensor,
+    parse_cursor,
+)
+from eduwh_assets.config import Settings
+from eduwh_assets.sources.landing import LandingZone
+from eduwh_tests.conftest import make_settings
+
+ATTENDANCE = "attendance_id,student_id,session_date,status\nA1,S1,2025-09-08,present\nA2,S2,2025-09-08,late\n"
+ASSESSMENTS = [{"assessment_id": "X1", "student_id": "S1", "subject": "maths", "score": 7, "max_score": 10, "assessed_on": "2025-09-09"}]
+
+
+class Zone:
+    """Writes delivery folders into a landing zone the way a sender would: files first, manifest last."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.landing = LandingZone.from_settings(settings)
+        self.fs: fsspec.AbstractFileSystem = self.landing.fs
+
+    def put(self, code: str, name: str, text: str) -> None:
+        path = f"{self.landing.root}/{code}/{name}"
+        if not self.landing.is_azure:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with self.fs.open(path, "wb") as fh:
+            fh.write(text.encode())
+
+    def deliver(self, code: str, attendance: str = ATTENDANCE, *, manifest: bool = True) -> None:
+        self.put(code, "attendance.csv", attendance)
+        self.put(code, "assessments.json", json.dumps(ASSESSMENTS))
+        if manifest:
+            self.put(code, "_manifest.json", self.manifest(code, attendance))
+
+    @staticmethod
+    def manifest(code: str, attendance: str) -> str:
+        rows = {"attendance.csv": {"rows": attendance.count("\n") - 1}, "assessments.json": {"rows": len(ASSESSMENTS)}}
+        return json.dumps({"delivery_code": code, "files": rows})
+
+    def fingerprint(self, code: str) -> str:
+        delivery = self.landing.delivery(code)
+        assert delivery is not None, f"{code} is not complete"
+        return delivery.fingerprint
+
+
+@pytest.fixture(params=["local", "azure"])
+def zone(request, tmp_path) -> Zone:
+    if request.param == "local":
+        settings = make_settings(tmp_path, EDUWH_LANDING=str(tmp_path / "landing"))
+        (tmp_path / "landing").mkdir()
+    else:
+        container = request.getfixturevalue("azure_container")
+        connection = request.getfixturevalue("azurite")
+        settings = make_settings(
+            tmp_path, EDUWH_LANDING=f"{container}/incoming", EDUWH_AZURE_CONNECTION_STRING=connection
+        )
+    return Zone(settings)
+
+
+@pytest.fixture
+def instance():
+    with DagsterInstance.local_temp() as inst:
+        yield inst
+
+
+def tick(zone: Zone, instance: DagsterInstance, cursor: str | None) -> SensorResult:
+    """One evaluation of the real sensor, with partition additions applied as the daemon would."""
+    context = build_sensor_context(instance=instance, cursor=cursor, resources={"settings": zone.settings})
+    result = landing_zone_sensor(context)
+    assert isinstance(result, SensorResult)
+    for request in result.dynamic_partitions_requests or []:
+        assert isinstance(request, AddDynamicPartitionsRequest)
+        instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+    return result
+
+
+def requested(result: SensorResult) -> list[tuple[str, str, str]]:
+    return [(r.partition_key, r.run_key, r.tags[FINGERPRINT_TAG]) for r in result.run_requests or []]
+
+
+def added(result: SensorResult) -> list[tuple[str, list[str]]]:
+    return [(r.partitions_def_name, list(r.partition_keys)) for r in result.dynamic_partitions_requests or []]
+
+
+def test_landing_zone_sensor_story(zone: Zone, instance: DagsterInstance):
+    assert landing_zone_sensor.job_name == deliveries_job.name
+
+    # An empty zone: nothing to do, and an empty cursor.
+    first = tick(zone, instance, None)
+    assert requested(first) == []
+    assert added(first) == []
+    assert first.cursor == "{}"
+    assert first.skip_reason == SkipReason("no new or changed deliveries among 0 complete")
+
+    # D1 is complete; D2 is still being written (no manifest); "-tmp" is not a delivery code;
+    # D3's manifest names another delivery. Only D1 is ingested.
+    zone.deliver("2025-09-08_D1")
+    zone.deliver("2025-09-09_D2", manifest=False)
+    zone.deliver("-tmp")
+    zone.deliver("2025-09-10_D3", manifest=False)
+    zone.put("2025-09-10_D3", "_manifest.json", Zone.manifest("OTHER", ATTENDANCE))
+    assert zone.landing.discover().problems() == [
+        "skipped folder '-tmp': not a valid delivery code",
+        "delivery '2025-09-09_D2' is incomplete: no _manifest.json yet",
+        "delivery '2025-09-10_D3' skipped: 2025-09-10_D3/_manifest.json: delivery_code 'OTHER' "
+        "does not match the folder name '2025-09-10_D3'",
+    ]
+    fp1 = zone.fingerprint("2025-09-08_D1")
+    second = tick(zone, instance, first.cursor)
+    assert requested(second) == [("2025-09-08_D1", f"2025-09-08_D1:{fp1}", fp1)]
+    assert added(second) == [("deliveries", ["2025-09-08_D1"])]
+    assert parse_cursor(second.cursor) == {"2025-09-08_D1": fp1}
+    assert instance.get_dynamic_partitions("deliveries") == ["2025-09-08_D1"]
+
+    # Nothing new: no request, no partition, the cursor stays as it was.
+    third = tick(zone, instance, second.cursor)
+    assert requested(third) == []
+    assert added(third) == []
+    assert third.cursor == second.cursor
+    assert third.skip_reason == SkipReason(
+        "no new or changed deliveries among 1 complete; skipped 3 folder(s), see the tick log"
+    )
+
+    # D2's manifest lands, and the sender re-delivers D1 with one more row. Both are requested,
+    # D1 under a new run key (its partition exists already), D2 for the first time.
+    zone.put("2025-09-09_D2", "_manifest.json", Zone.manifest("2025-09-09_D2", ATTENDANCE))
+    corrected = ATTENDANCE + "A3,S3,2025-09-08,absent\n"
+    zone.put("2025-09-08_D1", "attendance.csv", corrected)
+    zone.put("2025-09-08_D1", "_manifest.json", Zone.manifest("2025-09-08_D1", corrected))
+    fp1b, fp2 = zone.fingerprint("2025-09-08_D1"), zone.fingerprint("2025-09-09_D2")
+    assert fp1b != fp1
+    fourth = tick(zone, instance, third.cursor)
+    assert requested(fourth) == [
+        ("2025-09-08_D1", f"2025-09-08_D1:{fp1b}", fp1b),
+        ("2025-09-09_D2", f"2025-09-09_D2:{fp2}", fp2),
+    ]
+    assert added(fourth) == [("deliveries", ["2025-09-09_D2"])]
+    assert parse_cursor(fourth.cursor) == {"2025-09-08_D1": fp1b, "2025-09-09_D2": fp2}
+    assert instance.get_dynamic_partitions("deliveries") == ["2025-09-08_D1", "2025-09-09_D2"]
+
+    # And once more with nothing changed: quiet again.
+    fifth = tick(zone, instance, fourth.cursor)
+    assert requested(fifth) == []
+    assert fifth.cursor == fourth.cursor
+
+
+def test_landing_zone_sensor_first_tick_takes_loaded_partitions_as_baseline(zone: Zone, instance: DagsterInstance):
+    """Deliveries that bronze already holds (loaded by `eduwh run`) are not loaded again by a newly started sensor."""
+    zone.deliver("D1")
+    zone.deliver("D2")
+    instance.add_dynamic_partitions("deliveries", ["D1"])
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=AssetKey(["bronze", "attendance"]), partition="D1"))
+    result = tick(zone, instance, None)
+    fp1, fp2 = zone.fingerprint("D1"), zone.fingerprint("D2")
+    assert requested(result) == [("D2", f"D2:{fp2}", fp2)]
+    assert added(result) == [("deliveries", ["D2"])]
+    assert parse_cursor(result.cursor) == {"D1": fp1, "D2": fp2}
+
+
+def bronze_tick(instance: DagsterInstance, cursor: str | None):
+    from eduwh_assets.definitions import defs
+
+    context = build_multi_asset_sensor_context(
+        monitored_assets=list(BRONZE_ASSET_KEYS), instance=instance, cursor=cursor, definitions=defs
+    )
+    return bronze_refresh_sensor(context), context.cursor
+
+
+def report(instance: DagsterInstance, name: str, partition: str | None = None) -> None:
+    instance.report_runless_asset_event(AssetMaterialization(asset_key=AssetKey(["bronze", name]), partition=partition))
+
+
+def test_bronze_refresh_sensor_requests_one_refresh_per_batch(instance: DagsterInstance):
+    result, cursor = bronze_tick(instance, None)
+    assert result == SkipReason("no new bronze materialisations")
+
+    # A delivery lands in both bronze tables and the SIS tables change: one refresh for all of it.
+    report(instance, "attendance", "D1")
+    report(instance, "assessments", "D1")
+    report(instance, "sis_students")
+    latest = instance.get_latest_materialization_event(AssetKey(["bronze", "sis_students"]))
+    result, cursor = bronze_tick(instance, cursor)
+    assert [(r.job_name, r.run_key, r.tags) for r in [result]] == [
+        (None, f"bronze-through-{latest_storage_id(instance)}", {"eduwh/trigger": "bronze_refresh_sensor"})
+    ]
+    assert latest is not None
+
+    # The batch is consumed: the next tick asks for nothing.
+    again, cursor = bronze_tick(instance, cursor)
+    assert again == SkipReason("no new bronze materialisations")
+
+    # A later change to one table asks for exactly one more refresh.
+    report(instance, "sis_classes")
+    more, cursor = bronze_tick(instance, cursor)
+    assert more.run_key == f"bronze-through-{latest_storage_id(instance)}"
+    quiet, _ = bronze_tick(instance, cursor)
+    assert quiet == SkipReason("no new bronze materialisations")
+
+
+def latest_storage_id(instance: DagsterInstance) -> int:
+    records = [instance.get_asset_records([key]) for key in BRONZE_ASSET_KEYS]
+    return max(
+        r[0].asset_entry.last_materialization_record.storage_id
+        for r in records
+        if r and r[0].asset_entry.last_materialization_record
+    )
+
+
+def test_daily_deliveries_schedule_loads_what_bronze_lacks(tmp_path, instance: DagsterInstance):
+    from dagster import RunRequest, build_schedule_context
+
+    from eduwh_assets.automation.schedules import deliveries_schedule
+
+    (tmp_path / "landing").mkdir()
+    zone = Zone(make_settings(tmp_path, EDUWH_LANDING=str(tmp_path / "landing")))
+    zone.deliver("D1")
+    zone.deliver("D2")
+    instance.add_dynamic_partitions("deliveries", ["D1"])
+    report(instance, "attendance", "D1")
+
+    requests = deliveries_schedule(build_schedule_context(instance=instance, resources={"settings": zone.settings}))
+    fp2 = zone.fingerprint("D2")
+    assert [(r.partition_key, r.run_key, r.tags[FINGERPRINT_TAG]) for r in requests] == [("D2", f"D2:{fp2}", fp2)]
+    assert all(isinstance(r, RunRequest) for r in requests)
+    assert instance.get_dynamic_partitions("deliveries") == ["D1", "D2"]
