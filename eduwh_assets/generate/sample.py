@@ -12,25 +12,31 @@ from eduwh_assets.sources import sis_server
 SAMPLE_SEED = 42
 
 
+def sample_dataset(scale: str = DEFAULT_SCALE, seed: int = SAMPLE_SEED):
+    # Deterministic, so the SIS and the landing zone, seeded at different times,
+    # still come from one data set and agree on the students.
+    return generate(GeneratorConfig.for_scale(scale, seed))
+
+
+def seed_embedded_sis(url: str, scale: str = DEFAULT_SCALE, seed: int = SAMPLE_SEED) -> str | None:
+    """Seed the embedded SIS at `url` if it is empty; returns what was done, or None."""
+    if is_seeded(url):
+        return None
+    counts = write_sis(sample_dataset(scale, seed), url)
+    return "seeded the embedded SIS: " + ", ".join(f"{n} {t}" for t, n in counts.items())
+
+
 def ensure_sample_data(settings: Any, scale: str = DEFAULT_SCALE, seed: int = SAMPLE_SEED) -> list[str]:
     """Seed the embedded SIS and the default landing zone when they are empty; returns what was done.
 
     Only the embedded defaults are touched: an external SIS (settings.sis_url)
-    or a landing zone the user chose is never written. Both parts come from one
-    generated data set, so the SIS knows the students the deliveries mention
-    (apart from the deliberately late ones).
+    or a landing zone the user chose is never written.
     """
     done: list[str] = []
-    seed_sis = sis_server.is_embedded(settings) and not is_seeded(sis_server.sis_url(settings))
-    fill_landing = settings.landing_is_default and not landing_has_deliveries(settings.landing)
-    if not (seed_sis or fill_landing):
-        return done
-    dataset = generate(GeneratorConfig.for_scale(scale, seed))
-    if seed_sis:
-        counts = write_sis(dataset, sis_server.sis_url(settings))
-        done.append("seeded the embedded SIS: " + ", ".join(f"{n} {t}" for t, n in counts.items()))
-    if fill_landing:
-        written = write_landing(dataset, settings.landing)
+    if sis_server.is_embedded(settings):
+        sis_server.sis_url(settings)  # starting the embedded SIS seeds it
+    if settings.landing_is_default and not landing_has_deliveries(settings.landing):
+        written = write_landing(sample_dataset(scale, seed), settings.landing)
         rows = sum(f.rows for d in written for f in d.files)
         done.append(f"wrote {len(written)} sample deliveries ({rows} rows) to {settings.landing}")
     return done
