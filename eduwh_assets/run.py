@@ -15,15 +15,15 @@ import time
 from dataclasses import dataclass, field
 
 import duckdb
-from dagster import DagsterInstance, DagsterRunStatus, Definitions, RunsFilter
-from dagster import AssetCheckSeverity
+from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 
 from eduwh_assets.config import Settings
 from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError
 
-FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
-PARTITION_TAG = "dagster/partition"
 SUMMARY_SCHEMAS = ("bronze", "silver", "quarantine", "gold")
+# Dagster's run tags for a run over a range of partitions (single-run backfills use the same).
+ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 # The terminal shows what each step did (INFO); step-by-step engine events stay in the UI.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
@@ -65,13 +65,38 @@ def step_failures(result) -> list[str]:
     return out
 
 
-def loaded_fingerprint(instance: DagsterInstance, code: str) -> str | None:
-    """The fingerprint of the last delivery version ingested by a successful run."""
-    runs = instance.get_runs(
-        filters=RunsFilter(job_name="deliveries_job", statuses=[DagsterRunStatus.SUCCESS], tags={PARTITION_TAG: code}),
-        limit=1,
-    )
-    return runs[0].tags.get(FINGERPRINT_TAG) if runs else None
+def fingerprint_key(code: str) -> str:
+    return f"eduwh/delivery_fingerprint/{code}"
+
+
+def loaded_fingerprints(instance: DagsterInstance, codes: list[str]) -> dict[str, str]:
+    """The fingerprint of each delivery's last version ingested by a successful run.
+
+    Kept in the instance's key-value store beside the sensors' cursors, so the
+    UI's instance and `eduwh run` agree on what has been ingested.
+    """
+    return instance.run_storage.get_cursor_values({fingerprint_key(c) for c in codes})
+
+
+def contiguous_blocks(pending: list[str], registered: list[str]) -> list[list[str]]:
+    """Split pending delivery codes into runs of neighbours in partition order.
+
+    One run per block amortises the per-run cost over many deliveries, and a
+    block never spans a delivery that is not pending, so unchanged deliveries
+    get no new materialisation.
+    """
+    wanted = set(pending)
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for code in registered:
+        if code in wanted:
+            current.append(code)
+        elif current:
+            blocks.append(current)
+            current = []
+    if current:
+        blocks.append(current)
+    return blocks
 
 
 def table_counts(settings: Settings) -> list[tuple[str, int]]:
@@ -120,7 +145,8 @@ class MainJob:
         from eduwh_assets.generate.sample import ensure_sample_data
         from eduwh_assets.instance import dagster_instance
 
-        ensure_sample_data(settings)
+        for line in ensure_sample_data(settings):
+            print(line, flush=True)
         return cls(settings, build_definitions(settings), dagster_instance(settings))
 
     def discover(self, only: list[str] | None = None) -> list[Delivery]:
@@ -142,29 +168,39 @@ class MainJob:
         print(f"Landing zone {self.settings.landing}: {len(found)} complete deliveries, {len(new_codes)} new", flush=True)
         return list(found.values())
 
-    def execute(self, label: str, job_name: str, **kwargs) -> None:
+    def execute(self, label: str, job_name: str, **kwargs) -> bool:
         job = self.defs.resolve_job_def(job_name)
         print(f"{label}: running", flush=True)
         result = job.execute_in_process(
             instance=self.instance, raise_on_error=False, run_config=CONSOLE_INFO, **kwargs
         )
         self.report.record(label, result)
+        return result.success
 
     def sync_sis(self) -> None:
         self.execute("SIS sync", "sis_sync_job")
 
     def ingest(self, deliveries: list[Delivery], *, force: bool = False) -> None:
-        """Ingest each delivery that is new or was re-delivered since its last successful run."""
-        pending = [d for d in deliveries if force or loaded_fingerprint(self.instance, d.code) != d.fingerprint]
+        """Ingest each delivery that is new or was re-delivered since its last successful ingestion."""
+        from eduwh_assets.partitions import deliveries_partitions
+
+        loaded = {} if force else loaded_fingerprints(self.instance, [d.code for d in deliveries])
+        pending = {d.code: d for d in deliveries if loaded.get(fingerprint_key(d.code)) != d.fingerprint}
         if not pending:
             print("No new or changed deliveries to ingest", flush=True)
-        for i, delivery in enumerate(pending, 1):
-            self.execute(
-                f"delivery {delivery.code} [{i}/{len(pending)}]",
+            return
+        registered = sorted(self.instance.get_dynamic_partitions(deliveries_partitions.name))
+        for block in contiguous_blocks(list(pending), registered):
+            label = f"deliveries {block[0]}..{block[-1]} ({len(block)})" if len(block) > 1 else f"delivery {block[0]}"
+            succeeded = self.execute(
+                label,
                 "deliveries_job",
-                partition_key=delivery.code,
-                tags={FINGERPRINT_TAG: delivery.fingerprint},
+                tags={ASSET_PARTITION_RANGE_START_TAG: block[0], ASSET_PARTITION_RANGE_END_TAG: block[-1]},
             )
+            if succeeded:
+                self.instance.run_storage.set_cursor_values(
+                    {fingerprint_key(code): pending[code].fingerprint for code in block}
+                )
 
     def transform(self) -> None:
         self.execute("silver and gold", "transform_job")

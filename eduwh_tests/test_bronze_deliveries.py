@@ -332,3 +332,42 @@ def test_local_and_azure_landing_zones_give_identical_bronze(tmp_path, azurite, 
     assert again.success
     meta = metadata(again, "assessments")
     assert (meta["rows_loaded"], meta["files_skipped_unchanged"]) == (0, 2)
+
+
+def test_a_range_of_deliveries_loads_in_one_run_and_one_load(tmp_path):
+    from eduwh_assets.automation.jobs import deliveries_job
+    from eduwh_assets.definitions import build_definitions
+
+    landing = tmp_path / "landing"
+    header = "attendance_id,student_id,session_date,status\n"
+    write_delivery(landing, "R1", {"attendance.csv": header + "A1,S1,2025-09-08,present\nA2,S2,2025-09-08,late\n"})
+    write_delivery(landing, "R2", {"attendance.csv": header + "A3,S1,2025-09-09,absent\n"})
+    write_delivery(landing, "R3", {"attendance.csv": header + "A4,S1,2025-09-10,present\n",
+                                   "attendance_bad.csv": "attendance_id,student_id\nA5,S1\n"})
+    settings = make_settings(tmp_path, EDUWH_LANDING=str(landing))
+    instance = instance_with("R1", "R2", "R3")
+    job = build_definitions(settings).resolve_job_def(deliveries_job.name)
+    tags = {"dagster/asset_partition_range_start": "R1", "dagster/asset_partition_range_end": "R3"}
+
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
+                                    asset_selection=[ASSET["attendance"].key])
+    assert not result.success  # R3's broken file fails the run, by name
+    assert "attendance_bad.csv: line 1 (header): missing required column(s) session_date, status" in failure_message(result)
+    # ...after the three deliveries' good files loaded together, in one dlt load.
+    assert query(settings, "SELECT delivery_code, count(*) FROM bronze.attendance GROUP BY 1 ORDER BY 1") == [
+        ("R1", 2), ("R2", 1), ("R3", 1),
+    ]
+    assert query(settings, "SELECT count(DISTINCT _dlt_load_id) FROM bronze.attendance") == [(1,)]
+    materialized = result.asset_materializations_for_node(NODE["attendance"])
+    assert sorted(m.partition for m in materialized) == ["R1", "R2", "R3"]
+    meta = {k: v.value for k, v in materialized[0].metadata.items()}
+    assert (meta["deliveries"], meta["rows_loaded"], meta["files_loaded"], meta["files_failed"]) == (3, 4, 3, 1)
+    assert meta["dagster/row_count"] == 4
+
+    # The same range again reads nothing but the file that failed (still broken).
+    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
+                                    asset_selection=[ASSET["attendance"].key])
+    assert not result.success
+    assert result.asset_materializations_for_node(NODE["attendance"]) == []  # nothing changed
+    assert "attendance_bad.csv" in failure_message(result)
+    assert query(settings, "SELECT count(DISTINCT _dlt_load_id) FROM bronze.attendance") == [(1,)]

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from eduwh_assets.generate.config import GeneratorConfig
 from eduwh_assets.generate.core import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
-from eduwh_assets.run import run_main
+from eduwh_assets.run import contiguous_blocks, run_main
 from eduwh_tests.conftest import create_database, make_settings
 from eduwh_tests.oracle import KEYS, compare_frames, expected, read_landing
 
@@ -33,6 +33,14 @@ COMPARED = {
     "student_risk_features": "gold.student_risk_features",
     "delivery_quality": "gold.delivery_quality",
 }
+
+
+def test_pending_deliveries_run_in_blocks_of_neighbours():
+    registered = ["D1", "D2", "D3", "D4", "D5", "D6"]
+    assert contiguous_blocks(["D2", "D3", "D5"], registered) == [["D2", "D3"], ["D5"]]
+    assert contiguous_blocks(registered, registered) == [registered]
+    assert contiguous_blocks(["D6", "D1"], registered) == [["D1"], ["D6"]]
+    assert contiguous_blocks([], registered) == []
 
 
 class World:
@@ -131,7 +139,7 @@ def test_a_new_delivery_loads_only_its_own_files(world, capsys):
     write_landing(world.dataset, str(world.landing), deliveries=[world.later])
     code, out = world.run(capsys)
     assert code == 0, out
-    assert f"delivery {world.later.code} [1/1]: ok" in out
+    assert f"delivery {world.later.code}: ok" in out
     files_after = world.warehouse("select delivery_code, _source_file, min(_dlt_load_id) l from bronze.attendance group by all")
     unchanged = files_after.merge(files_before, on=["delivery_code", "_source_file", "l"])
     assert len(unchanged) == len(files_before)  # earlier files were not reloaded
@@ -146,5 +154,6 @@ def test_a_new_delivery_loads_only_its_own_files(world, capsys):
 
 
 def test_unknown_delivery_is_a_clear_error(world, capsys):
-    code, out = world.run(capsys, deliveries=["no-such-delivery"])
+    code = run_main(world.settings, deliveries=["no-such-delivery"])
     assert code == 2
+    assert f"no complete delivery named no-such-delivery in {world.landing}" in capsys.readouterr().err

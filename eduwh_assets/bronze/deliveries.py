@@ -27,6 +27,7 @@ import pyarrow.csv as pcsv
 from dagster import (
     AssetExecutionContext,
     AssetKey,
+    BackfillPolicy,
     Failure,
     MaterializeResult,
     MetadataValue,
@@ -257,40 +258,42 @@ class FileOutcomes:
 
 
 def delivery_resource(
-    zone: LandingZone, delivery: Delivery, source: str, outcomes: FileOutcomes, *, merge: bool
+    zone: LandingZone, deliveries: list[Delivery], source: str, outcomes: dict[str, FileOutcomes], *, merge: bool
 ) -> Any:
-    """A dlt resource yielding one Arrow table per new or changed file of `source` in `delivery`."""
+    """A dlt resource yielding one Arrow table per new or changed `source` file of each delivery."""
     reader = READERS[source]
-    files: list[DeliveredFile] = delivery.files_for(source)
 
     def delivered_files():
         # {delivery_code: {file name: fingerprint}} of every file whose rows are in the table.
-        known = dlt.current.resource_state().setdefault("fingerprints", {}).setdefault(delivery.code, {})
-        for file in files:
-            if known.get(file.name) == file.fingerprint:
-                outcomes.skipped_unchanged.append(file.name)
-                continue
-            try:
-                values = reader(file.name, zone.read_bytes(file.path))
-            except FileRejected as exc:
-                outcomes.failed[file.name] = str(exc)
-                continue
-            except FileNotFoundError:
-                outcomes.failed[file.name] = f"{file.name}: disappeared from the landing zone while being read"
-                continue
-            if values.num_rows:
-                yield with_lineage(values, delivery.code, file.name, datetime.now(timezone.utc))
-            elif file.name in known:
-                outcomes.emptied.append(file.name)
-            # Recorded only after the rows are handed over; dlt commits this state with them.
-            known[file.name] = file.fingerprint
-            outcomes.loaded[file.name] = values.num_rows
+        fingerprints = dlt.current.resource_state().setdefault("fingerprints", {})
+        for delivery in deliveries:
+            known = fingerprints.setdefault(delivery.code, {})
+            seen = outcomes[delivery.code]
+            for file in delivery.files_for(source):
+                if known.get(file.name) == file.fingerprint:
+                    seen.skipped_unchanged.append(file.name)
+                    continue
+                try:
+                    values = reader(file.name, zone.read_bytes(file.path))
+                except FileRejected as exc:
+                    seen.failed[file.name] = str(exc)
+                    continue
+                except FileNotFoundError:
+                    seen.failed[file.name] = f"{file.name}: disappeared from the landing zone while being read"
+                    continue
+                if values.num_rows:
+                    yield with_lineage(values, delivery.code, file.name, datetime.now(timezone.utc))
+                elif file.name in known:
+                    seen.emptied.append(file.name)
+                # Recorded only after the rows are handed over; dlt commits this state with them.
+                known[file.name] = file.fingerprint
+                seen.loaded[file.name] = values.num_rows
 
     return dlt.resource(
         delivered_files,
         name=source,
         table_name=source,
-        # While bronze holds no row of this delivery, no row can share a merge key with
+        # While bronze holds no row of these deliveries, no row can share a merge key with
         # what is loaded, so a plain append gives the delete-insert result without copying
         # every row through a staging table (the measured difference on 1M-row files).
         # It is decided from the data itself, so a crashed earlier attempt that left rows
@@ -314,7 +317,7 @@ def pipeline_name(source: str) -> str:
     return f"eduwh_bronze_{source}"
 
 
-def _delivery_has_rows(settings: Settings, table: str, code: str) -> bool:
+def _deliveries_have_rows(settings: Settings, table: str, codes: list[str]) -> bool:
     if not settings.warehouse.exists():
         return False
     with warehouse_connection(settings) as con:
@@ -322,7 +325,8 @@ def _delivery_has_rows(settings: Settings, table: str, code: str) -> bool:
             return False
         return bool(
             con.execute(
-                f'SELECT EXISTS (SELECT 1 FROM "{BRONZE_DATASET}"."{table}" WHERE delivery_code = ?)', [code]
+                f'SELECT EXISTS (SELECT 1 FROM "{BRONZE_DATASET}"."{table}" WHERE list_contains(?, delivery_code))',
+                [codes],
             ).fetchone()[0]
         )
 
@@ -348,33 +352,46 @@ def open_delivery(settings: Settings, code: str) -> tuple[LandingZone, Delivery]
     return zone, delivery
 
 
-def load_delivery(settings: Settings, code: str, source: str) -> DeliveryLoad:
-    """Load the `source` files ('attendance' or 'assessments') of delivery `code` into bronze.
+def load_deliveries(settings: Settings, codes: list[str], source: str) -> list[DeliveryLoad]:
+    """Load the `source` files ('attendance' or 'assessments') of deliveries `codes` into bronze.
 
-    Files that fail are listed in the result's outcomes; the others are committed.
+    One dlt run covers them all, so a backfill pays the pipeline's fixed cost once.
+    Files that fail are listed in each result's outcomes; the others are committed.
     Raises LandingZoneError, ManifestError or DeliveryNotReady before anything is written.
     """
-    zone, delivery = open_delivery(settings, code)
-    outcomes = FileOutcomes()
+    opened = [open_delivery(settings, code) for code in codes]
+    zone = opened[0][0]
+    deliveries = [delivery for _, delivery in opened]
+    outcomes = {code: FileOutcomes() for code in codes}
     with bronze_pipeline(settings, pipeline_name(source)) as pipeline:
         pipeline.sync_destination()
-        merge = _delivery_has_rows(settings, source, code)
-        resource = delivery_resource(zone, delivery, source, outcomes, merge=merge)
+        merge = _deliveries_have_rows(settings, source, codes)
+        resource = delivery_resource(zone, deliveries, source, outcomes, merge=merge)
         try:
             pipeline.extract(resource, schema=dlt.Schema(f"eduwh_{source}"))
         except PipelineStepFailed as exc:
             if isinstance(exc.exception, LandingZoneError):
                 raise exc.exception from None  # the zone went away mid-read: nothing is loaded
             raise
-        if outcomes.emptied:
-            # A re-delivered file that is now empty yields no rows for delete-insert to key on.
-            # Deleting before the load is safe: if the load fails, its fingerprint is not
-            # committed, so the next run reads it again and reaches the same result.
-            _delete_files(settings, source, code, outcomes.emptied)
+        for code, seen in outcomes.items():
+            if seen.emptied:
+                # A re-delivered file that is now empty yields no rows for delete-insert to key on.
+                # Deleting before the load is safe: if the load fails, its fingerprint is not
+                # committed, so the next run reads it again and reaches the same result.
+                _delete_files(settings, source, code, seen.emptied)
         pipeline.normalize()
         pipeline.load()
-        rows = rows_loaded(pipeline).get(source, 0)
-    return DeliveryLoad(delivery_code=code, source=source, rows_loaded=rows, outcomes=outcomes, merged=merge)
+    return [
+        DeliveryLoad(
+            delivery_code=code, source=source, rows_loaded=sum(seen.loaded.values()), outcomes=seen, merged=merge
+        )
+        for code, seen in outcomes.items()
+    ]
+
+
+def load_delivery(settings: Settings, code: str, source: str) -> DeliveryLoad:
+    """Load the `source` files of one delivery; see `load_deliveries`."""
+    return load_deliveries(settings, [code], source)[0]
 
 
 # --- Dagster assets ------------------------------------------------------------------------------
@@ -389,45 +406,72 @@ def _failure_text(result: DeliveryLoad) -> str:
     return "\n".join(lines)
 
 
+def _file_outcomes(outcomes: FileOutcomes) -> dict[str, Any]:
+    return {
+        "loaded": dict(sorted(outcomes.loaded.items())),
+        "skipped_unchanged": sorted(outcomes.skipped_unchanged),
+        "failed": dict(sorted(outcomes.failed.items())),
+    }
+
+
 def _materialise(context: AssetExecutionContext, settings: Settings, source: str):
-    code = context.partition_key
+    # One partition, or a range of them in one run (a single-run backfill, or `eduwh run`).
+    codes = list(context.partition_keys)
     try:
-        result = load_delivery(settings, code, source)
+        results = load_deliveries(settings, codes, source)
     except (LandingZoneError, ManifestError, DeliveryNotReady) as exc:
         raise Failure(description=str(exc)) from None
-    outcomes = result.outcomes
     with warehouse_connection(settings) as con:
         metadata = table_metadata(
-            con, source, order_by=["_source_file", "_source_row"], where="delivery_code = ?", params=[code]
+            con,
+            source,
+            order_by=["delivery_code", "_source_file", "_source_row"],
+            where="list_contains(?, delivery_code)",
+            params=[codes],
+        )
+    for result in results:
+        outcomes = result.outcomes
+        context.log.info(
+            f"bronze.{source} <- {result.delivery_code}: {result.rows_loaded} rows from {len(outcomes.loaded)} "
+            f"file(s); {len(outcomes.skipped_unchanged)} unchanged, {len(outcomes.failed)} failed"
         )
     metadata.update(
         {
-            "delivery_code": MetadataValue.text(code),
-            "rows_loaded": MetadataValue.int(result.rows_loaded),
-            "files_loaded": MetadataValue.int(len(outcomes.loaded)),
-            "files_skipped_unchanged": MetadataValue.int(len(outcomes.skipped_unchanged)),
-            "files_failed": MetadataValue.int(len(outcomes.failed)),
-            "files": MetadataValue.json(
-                {
-                    "loaded": dict(sorted(outcomes.loaded.items())),
-                    "skipped_unchanged": sorted(outcomes.skipped_unchanged),
-                    "failed": dict(sorted(outcomes.failed.items())),
-                }
-            ),
+            "rows_loaded": MetadataValue.int(sum(r.rows_loaded for r in results)),
+            "files_loaded": MetadataValue.int(sum(len(r.outcomes.loaded) for r in results)),
+            "files_skipped_unchanged": MetadataValue.int(sum(len(r.outcomes.skipped_unchanged) for r in results)),
+            "files_failed": MetadataValue.int(sum(len(r.outcomes.failed) for r in results)),
         }
     )
-    context.log.info(
-        f"bronze.{source} <- {code}: {result.rows_loaded} rows from {len(outcomes.loaded)} file(s); "
-        f"{len(outcomes.skipped_unchanged)} unchanged, {len(outcomes.failed)} failed"
-    )
+    if len(results) == 1:
+        metadata["delivery_code"] = MetadataValue.text(codes[0])
+        metadata["files"] = MetadataValue.json(_file_outcomes(results[0].outcomes))
+    else:
+        metadata["deliveries"] = MetadataValue.int(len(codes))
+        metadata["files"] = MetadataValue.json({r.delivery_code: _file_outcomes(r.outcomes) for r in results})
+        rows = [
+            f"| {r.delivery_code} | {r.rows_loaded} | {len(r.outcomes.loaded)} | "
+            f"{len(r.outcomes.skipped_unchanged)} | {len(r.outcomes.failed)} |"
+            for r in results
+        ]
+        metadata["per_delivery"] = MetadataValue.md(
+            "| delivery | rows loaded | files loaded | unchanged | failed |\n|---|---|---|---|---|\n" + "\n".join(rows)
+        )
+    failed = [r for r in results if r.outcomes.failed]
     # Record the materialisation whenever the table changed, even if some files failed,
     # so the UI shows what is now in bronze; then fail the run for the broken files.
-    if outcomes.loaded or not outcomes.failed:
+    if any(r.outcomes.loaded for r in results) or not failed:
         yield MaterializeResult(metadata=metadata)
-    if outcomes.failed:
+    if failed:
         raise Failure(
-            description=_failure_text(result),
-            metadata={"failed_files": MetadataValue.json(dict(sorted(outcomes.failed.items())))},
+            description="\n\n".join(_failure_text(r) for r in failed),
+            metadata={
+                "failed_files": MetadataValue.json(
+                    {f"{r.delivery_code}/{name}": reason for r in failed for name, reason in sorted(r.outcomes.failed.items())}
+                    if len(results) > 1
+                    else dict(sorted(failed[0].outcomes.failed.items()))
+                )
+            },
         )
 
 
@@ -436,6 +480,8 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
     group_name="bronze",
     kinds={"csv", "dlt", "duckdb"},
     partitions_def=deliveries_partitions,
+    # A backfill of many deliveries is one run and one dlt load, not one per delivery.
+    backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     description=(
         "Attendance rows of each delivery's attendance*.csv files, values as received (text), "
@@ -451,6 +497,8 @@ def attendance(context: AssetExecutionContext, settings: ResourceParam[Settings]
     group_name="bronze",
     kinds={"json", "dlt", "duckdb"},
     partitions_def=deliveries_partitions,
+    # A backfill of many deliveries is one run and one dlt load, not one per delivery.
+    backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     description=(
         "Assessment objects of each delivery's assessments*.json / *.jsonl files, values as received "
