@@ -99,8 +99,11 @@ def main() -> int:
         phase("SIS -> bronze", run_phase + ["sis"], lambda: count(warehouse, "select (select count(*) from bronze.sis_students) + (select count(*) from bronze.sis_classes) + (select count(*) from bronze.sis_programmes)"))
         ingest = phase("files -> bronze", run_phase + ["deliveries"], lambda: count(warehouse, "select (select count(*) from bronze.attendance) + (select count(*) from bronze.assessments)"))
         csv_rows = count(warehouse, "select count(*) from bronze.attendance")
-        csv_seconds = sum(v for k, v in ingest.get("steps", {}).items() if "attendance" in k)
-        rows.append(("  of which CSV (attendance steps)", csv_rows, csv_seconds, 0))
+        steps = ingest.get("steps", {})
+        rows.append(("  step bronze__attendance (CSV)", csv_rows, steps.get("bronze__attendance", 0.0), 0))
+        for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
+            if step != "bronze__attendance":
+                rows.append((f"  step {step}", None, seconds, 0))
         build = phase("silver + gold + checks", run_phase + ["transform"], lambda: count(warehouse, "select (select count(*) from silver.fact_attendance) + (select count(*) from silver.fact_assessment)"))
         for step, seconds in sorted(build.get("steps", {}).items(), key=lambda kv: -kv[1])[:8]:
             rows.append((f"  step {step}", None, seconds, 0))

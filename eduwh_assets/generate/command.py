@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from typing import Any
 
@@ -21,7 +22,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--attendance-rows", type=int, help="size by about this many attendance rows instead")
     p.add_argument("--deliveries", type=int, help="number of deliveries (default: the scale's)")
     p.add_argument("--landing", help="landing zone: path, file://, or az://container[/prefix] (default: EDUWH_LANDING)")
-    p.add_argument("--sis-url", help="SQLAlchemy URL of the SIS to (re)create (default: EDUWH_SIS_URL, else the embedded SIS)")
+    p.add_argument("--sis-url", help="SQLAlchemy URL of a SIS database to (re)create (default: the embedded SIS)")
     p.add_argument("--no-sis", action="store_true", help="do not write the SIS")
     p.add_argument("--no-landing", action="store_true", help="do not write deliveries")
     p.add_argument("--late-students", action="store_true",
@@ -36,6 +37,12 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
     from eduwh_assets.sources.sis_server import redact_url, sis_url
 
+    write_db = not args.no_sis or args.late_students
+    if write_db and not args.sis_url and settings.sis_url:
+        # EDUWH_SIS_URL names the institution's SIS, which eduwh only ever reads.
+        print("error: EDUWH_SIS_URL is set and eduwh never writes to that SIS; "
+              "name the database to (re)create with --sis-url, or pass --no-sis", file=sys.stderr)
+        return 2
     started = time.perf_counter()
     cfg = GeneratorConfig.for_scale(
         args.scale, args.seed, attendance_rows=args.attendance_rows, deliveries=args.deliveries
@@ -46,7 +53,6 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         f"school_days={cfg.school_days} ({dataset.delivery_codes[0]} .. {dataset.delivery_codes[-1]})"
     )
 
-    write_db = not args.no_sis or args.late_students
     url = None
     if write_db:
         url = args.sis_url or sis_url(settings)
