@@ -132,14 +132,28 @@ def run_here(instance, codes: Sequence[str], token: str) -> None:
                         print(f"    {error.message.strip()}")
 
 
-def wait_for_runs(instance, token: str, expected: int, poll_seconds: float = 2.0) -> dict[str, str]:
-    """Block until the backfill's `expected` runs have all finished; returns partition -> status."""
+def partitions_of(run_tags: dict[str, str], codes: Sequence[str]) -> list[str]:
+    """The deliveries a run covers: its one partition, or the codes in its partition range.
+
+    The bronze assets backfill in a single run per range, so a backfill of many
+    deliveries may be one run rather than one per delivery.
+    """
+    if "dagster/partition" in run_tags:
+        return [run_tags["dagster/partition"]]
+    start = run_tags.get("dagster/asset_partition_range_start")
+    end = run_tags.get("dagster/asset_partition_range_end")
+    return [code for code in codes if start is not None and end is not None and start <= code <= end]
+
+
+def wait_for_runs(instance, token: str, codes: Sequence[str], poll_seconds: float = 2.0) -> dict[str, str]:
+    """Block until runs covering every delivery in `codes` have finished; returns delivery -> status."""
     from dagster import RunsFilter
 
     while True:
         runs = instance.get_runs(filters=RunsFilter(tags={REQUEST_TAG: token}))
-        if len(runs) >= expected and all(run.is_finished for run in runs):
-            return {run.tags.get("dagster/partition", run.run_id): run.status.value for run in runs}
+        statuses = {code: run.status.value for run in reversed(runs) for code in partitions_of(run.tags, codes)}
+        if set(codes) <= set(statuses) and all(run.is_finished for run in runs):
+            return statuses
         time.sleep(poll_seconds)
 
 
@@ -164,7 +178,7 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
             print("waiting for the daemon to run them (Ctrl-C stops waiting, not the backfill)")
         else:
             run_here(instance, codes, token)
-        statuses = wait_for_runs(instance, token, len(codes))
+        statuses = wait_for_runs(instance, token, codes)
         failed = sorted(code for code, status in statuses.items() if status != "SUCCESS")
         print(f"backfill {token}: {len(statuses) - len(failed)} succeeded, {len(failed)} failed")
         for code in failed:
