@@ -419,7 +419,13 @@ def open_page(driver, url: str, texts: list[str], screenshot: str, timeout: floa
 
 def test_asset_graph_pages_render_the_layers(stack: Stack, browser):
     # The global lineage shows one node per layer, with its asset count.
-    body = open_page(browser, f"{stack.url}/asset-groups", ["Global asset lineage"], "ui_global_lineage.png")
+    # The group nodes render after the page title, so wait for them as well.
+    body = open_page(
+        browser,
+        f"{stack.url}/asset-groups",
+        ["Global asset lineage", "bronze", "silver", "quarantine", "gold\n4"],
+        "ui_global_lineage.png",
+    )
     for group in ("bronze", "silver", "quarantine", "gold"):
         assert group in body.split("\n"), group
     assert "gold\n4" in body
