@@ -107,3 +107,61 @@ def test_azure_landing_gets_the_same_bytes(tmp_path, azurite, azure_container):
     local = files_of(tmp_path / "local")
     remote = {path.split("/", 1)[1]: zone.fs.cat_file(path) for path in zone.fs.find(zone.root)}
     assert remote == local
+
+
+def test_sis_url_is_redacted_and_an_unreachable_sis_fails_by_name():
+    from eduwh_assets.sources.sis_server import SisUnavailableError, check_sis, redact_url, sis_url
+    from eduwh_tests.conftest import free_port, make_settings
+
+    port = free_port()  # nothing listens there
+    url = f"postgresql+psycopg2://eduwh:S3cr3t-pw@127.0.0.1:{port}/sisdb"
+    assert redact_url(url) == f"postgresql+psycopg2://eduwh:***@127.0.0.1:{port}/sisdb"
+    try:
+        check_sis(url, timeout=2)
+    except SisUnavailableError as exc:
+        message = str(exc)
+    else:
+        raise AssertionError("check_sis accepted a closed port")
+    assert "S3cr3t-pw" not in message
+    assert f"database 'sisdb' on 127.0.0.1:{port}" in message
+    # An external SIS is returned as given, and no embedded server is started for it.
+    from pathlib import Path
+
+    assert sis_url(make_settings(Path("/nonexistent"), EDUWH_SIS_URL=url)) == url
+
+
+def test_generate_command_never_prints_the_password(tmp_path, fresh_pg_url, capsys):
+    from eduwh_assets.cli import main
+
+    # Trust authentication ignores the password, so a made-up one shows whether it leaks.
+    url = sa.make_url(fresh_pg_url).set(password="Sup3rSecret").render_as_string(hide_password=False)
+    landing = tmp_path / "out"
+    dataset = generate(TINY)
+    assert main(["generate", "--scale", "tiny", "--seed", "7", "--landing", str(landing), "--sis-url", url]) == 0
+    out = capsys.readouterr().out
+    assert "Sup3rSecret" not in out
+    sis_count = len(dataset.students) - len(dataset.late_student_ids)
+    assert f"sis.students {sis_count} rows ({len(dataset.late_student_ids)} late students held back)" in out
+    assert files_of(landing) == {
+        f"{d.code}/{name}": data
+        for d in dataset.deliveries
+        for name, data in [(f.name, f.data) for f in d.files] + [("_manifest.json", d.manifest_bytes())]
+    }
+    assert main(["generate", "--scale", "tiny", "--seed", "7", "--sis-url", url, "--late-students"]) == 0
+    out = capsys.readouterr().out
+    assert f"added {len(dataset.late_student_ids)} late students" in out and "Sup3rSecret" not in out
+    assert len(read_sis(fresh_pg_url)["students"]) == len(dataset.students)
+
+
+def test_update_students_moves_only_their_updated_at(fresh_pg_url):
+    from eduwh_assets.generate.writers import update_students
+
+    write_sis(generate(TINY), fresh_pg_url)
+    before = read_sis(fresh_pg_url)["students"].set_index("student_id")
+    ids = list(before.index[:2])
+    assert update_students(fresh_pg_url, ids, enrolment_status="withdrawn") == 2
+    after = read_sis(fresh_pg_url)["students"].set_index("student_id")
+    moved = after.index[after["updated_at"] != before["updated_at"]].tolist()
+    assert moved == ids
+    assert (after.loc[ids, "enrolment_status"] == "withdrawn").all()
+    assert (after.loc[ids, "updated_at"] > before["updated_at"].max()).all()
