@@ -397,3 +397,32 @@ def test_chunked_validation_equals_whole_frame(tmp_path):
     assert whole["assessed_on:not_nullable"] == 6
     assert whole["delivery_code:str_matches('^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')"] == 5
     assert len(chunked.sample) == 10
+
+
+def test_a_delivery_run_checks_only_its_own_deliveries_rows(tmp_path):
+    from dagster import DagsterInstance
+
+    from eduwh_assets.partitions import deliveries_of_run
+
+    path = tmp_path / "wh.duckdb"
+    build_warehouse(
+        path,
+        # A second delivery with one bad status; D1 stays as it was (all rows valid).
+        "INSERT INTO bronze.attendance VALUES ('B1', 'S1', '2025-09-15', 'holiday', 'D2', 'attendance.csv', 1, "
+        "'2025-09-16 08:00:00+00', '11'), ('B2', 'S2', '2025-09-15', 'present', 'D2', 'attendance.csv', 2, "
+        "'2025-09-16 08:00:00+00', '11')",
+    )
+    with duckdb.connect(str(path), read_only=True) as conn:
+        whole = validate_table(conn, CONTRACTS["bronze.attendance"])
+        d1 = validate_table(conn, CONTRACTS["bronze.attendance"], deliveries=["D1"])
+        d2 = validate_table(conn, CONTRACTS["bronze.attendance"], deliveries=["D2"])
+    assert (whole.rows_checked, whole.failed_rows) == (7, 1)
+    assert (d1.rows_checked, d1.failed_rows) == (5, 0)
+    assert (d2.rows_checked, d2.failed_rows) == (2, 1)
+
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("deliveries", ["D1", "D2", "D3"])
+    assert deliveries_of_run({"dagster/partition": "D2"}, instance) == ["D2"]
+    range_tags = {"dagster/asset_partition_range_start": "D1", "dagster/asset_partition_range_end": "D2"}
+    assert deliveries_of_run(range_tags, instance) == ["D1", "D2"]
+    assert deliveries_of_run({}, instance) is None
