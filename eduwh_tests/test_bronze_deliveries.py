@@ -334,40 +334,184 @@ def test_local_and_azure_landing_zones_give_identical_bronze(tmp_path, azurite, 
     assert (meta["rows_loaded"], meta["files_skipped_unchanged"]) == (0, 2)
 
 
-def test_a_range_of_deliveries_loads_in_one_run_and_one_load(tmp_path):
+RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
+HEADER = "attendance_id,student_id,session_date,status\n"
+
+
+def deliveries_job_for(settings):
+    """The job `eduwh run` launches per block of pending deliveries, from the real definitions."""
     from eduwh_assets.automation.jobs import deliveries_job
     from eduwh_assets.definitions import build_definitions
 
+    return build_definitions(settings).resolve_job_def(deliveries_job.name)
+
+
+def run_range(job, instance, first: str, last: str, **kwargs):
+    """One run over the partition range first..last, tagged the way `eduwh run` and backfills tag it."""
+    tags = dict(zip(RANGE_TAGS, (first, last)))
+    return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, **kwargs)
+
+
+def range_metadata(result, source: str) -> dict:
+    """Metadata of a range run: the same on every partition's materialisation."""
+    materialized = result.asset_materializations_for_node(NODE[source])
+    first = {k: v.value for k, v in materialized[0].metadata.items()}
+    assert all({k: v.value for k, v in m.metadata.items()} == first for m in materialized)
+    return first
+
+
+def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_replaces(tmp_path):
     landing = tmp_path / "landing"
-    header = "attendance_id,student_id,session_date,status\n"
-    write_delivery(landing, "R1", {"attendance.csv": header + "A1,S1,2025-09-08,present\nA2,S2,2025-09-08,late\n"})
-    write_delivery(landing, "R2", {"attendance.csv": header + "A3,S1,2025-09-09,absent\n"})
-    write_delivery(landing, "R3", {"attendance.csv": header + "A4,S1,2025-09-10,present\n",
+    write_delivery(landing, "R1", {
+        "attendance.csv": HEADER + "A1,S1,2025-09-08,present\nA2,S2,2025-09-08,late\n",
+        "assessments.jsonl": '{"assessment_id": "X1", "student_id": "S1", "score": 7}\n',
+    })
+    write_delivery(landing, "R2", {
+        "attendance_a.csv": HEADER + "A3,S1,2025-09-09,absent\n",
+        "attendance_b.csv": HEADER + "A4,S2,2025-09-09,present\nA5,S3,2025-09-09,excused\nA6,S4,2025-09-09,x\n",
+    })
+    write_delivery(landing, "R3", {
+        "attendance.csv": HEADER + "A7,S1,2025-09-10,present\n",
+        "assessments.json": '[{"assessment_id": "X2", "student_id": "S2", "score": 9.50}, {"assessment_id": "X3"}]',
+    })
+    settings = make_settings(tmp_path, EDUWH_LANDING=str(landing))
+    instance = instance_with("R0", "R1", "R2", "R3")  # R0 is registered but outside the range
+    job = deliveries_job_for(settings)
+
+    result = run_range(job, instance, "R1", "R3")
+
+    assert result.success
+    # Exactly the rows of the three deliveries, each source in one dlt load.
+    assert query(settings, "SELECT delivery_code, _source_file, count(*) FROM bronze.attendance GROUP BY 1, 2 ORDER BY 1, 2") == [
+        ("R1", "attendance.csv", 2), ("R2", "attendance_a.csv", 1), ("R2", "attendance_b.csv", 3), ("R3", "attendance.csv", 1),
+    ]
+    assert query(settings, ASSESSMENTS_SELECT + ORDER) == [
+        ("X1", "S1", None, "7", None, None, "R1", "assessments.jsonl", 1),
+        ("X2", "S2", None, "9.50", None, None, "R3", "assessments.json", 1),
+        ("X3", None, None, None, None, None, "R3", "assessments.json", 2),
+    ]
+    for table in ("attendance", "assessments"):
+        assert query(settings, f"SELECT count(DISTINCT _dlt_load_id) FROM bronze.{table}") == [(1,)]
+    # One materialisation per partition of the range, carrying the run's metadata.
+    for source in ("attendance", "assessments"):
+        assert sorted(m.partition for m in result.asset_materializations_for_node(NODE[source])) == ["R1", "R2", "R3"]
+    meta = range_metadata(result, "attendance")
+    assert (meta["deliveries"], meta["rows_loaded"], meta["files_loaded"], meta["files_failed"]) == (3, 7, 4, 0)
+    assert (meta["dagster/row_count"], meta["write_disposition"]) == (7, "append")
+    assert meta["per_delivery"] == (
+        "| delivery | rows loaded | files loaded | unchanged | failed |\n|---|---|---|---|---|\n"
+        "| R1 | 2 | 1 | 0 | 0 |\n| R2 | 4 | 2 | 0 | 0 |\n| R3 | 1 | 1 | 0 | 0 |"
+    )
+    assert meta["files"] == {
+        "R1": {"loaded": {"attendance.csv": 2}, "skipped_unchanged": [], "failed": {}},
+        "R2": {"loaded": {"attendance_a.csv": 1, "attendance_b.csv": 3}, "skipped_unchanged": [], "failed": {}},
+        "R3": {"loaded": {"attendance.csv": 1}, "skipped_unchanged": [], "failed": {}},
+    }
+    assert [c.name for c in meta["dagster/column_schema"].columns] == [
+        "attendance_id", "student_id", "session_date", "status",
+        "delivery_code", "_source_file", "_source_row", "_ingested_at", "_dlt_load_id",
+    ]
+    assert set(meta["seconds"]) == {"open_deliveries", "restore_state", "read_and_extract", "normalize", "load", "metadata"}
+    meta = range_metadata(result, "assessments")
+    assert (meta["rows_loaded"], meta["files_loaded"], meta["dagster/row_count"]) == (3, 2, 3)
+    assert meta["files"]["R2"] == {"loaded": {}, "skipped_unchanged": [], "failed": {}}
+    # The checks that scan the whole table run once for the run, not once per delivery.
+    evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    assert len(result.get_asset_check_evaluations()) == 4
+    assert sorted(evaluations) == [
+        ("bronze/assessments", "manifest_reconciliation"), ("bronze/assessments", "pandera_contract"),
+        ("bronze/attendance", "manifest_reconciliation"), ("bronze/attendance", "pandera_contract"),
+    ]
+    assert evaluations[("bronze/attendance", "manifest_reconciliation")].passed
+    contract = evaluations[("bronze/attendance", "pandera_contract")]  # warns on A6's status "x", by design
+    assert (contract.metadata["rows_checked"].value, contract.metadata["failed_rows"].value) == (7, 1)
+
+    # The same range again: every file is unchanged, nothing is read or written.
+    again = run_range(job, instance, "R1", "R3")
+    assert again.success
+    meta = range_metadata(again, "attendance")
+    assert (meta["rows_loaded"], meta["files_loaded"], meta["files_skipped_unchanged"], meta["dagster/row_count"]) == (0, 0, 4, 7)
+    assert range_metadata(again, "assessments")["rows_loaded"] == 0
+    for table, rows in (("attendance", 7), ("assessments", 3)):
+        assert query(settings, f"SELECT count(*), count(DISTINCT _dlt_load_id) FROM bronze.{table}") == [(rows, 1)]
+
+    # R2's second file is re-delivered and R4 is new: one run over R2..R4 replaces the file's
+    # rows (delete-insert, since that file already has rows), adds R4's, and leaves the rest.
+    redeliver(landing / "R2" / "attendance_b.csv", HEADER + "A4,S2,2025-09-09,absent\n")
+    write_delivery(landing, "R4", {"attendance.csv": HEADER + "A8,S1,2025-09-11,present\nA9,S2,2025-09-11,late\n"})
+    instance.add_dynamic_partitions("deliveries", ["R4"])
+    replaced = run_range(job, instance, "R2", "R4", asset_selection=[ASSET["attendance"].key])
+    assert replaced.success
+    meta = range_metadata(replaced, "attendance")
+    assert (meta["rows_loaded"], meta["files_loaded"], meta["files_skipped_unchanged"]) == (3, 2, 2)
+    assert (meta["dagster/row_count"], meta["write_disposition"]) == (5, "delete-insert")  # R2..R4 only
+    assert query(settings, "SELECT attendance_id, status, delivery_code, _source_file FROM bronze.attendance" + ORDER) == [
+        ("A1", "present", "R1", "attendance.csv"), ("A2", "late", "R1", "attendance.csv"),
+        ("A3", "absent", "R2", "attendance_a.csv"), ("A4", "absent", "R2", "attendance_b.csv"),
+        ("A7", "present", "R3", "attendance.csv"),
+        ("A8", "present", "R4", "attendance.csv"), ("A9", "late", "R4", "attendance.csv"),
+    ]
+    assert query(settings, "SELECT count(DISTINCT _dlt_load_id) FROM bronze.attendance") == [(2,)]
+
+
+def test_a_bad_file_in_a_range_fails_alone_and_the_run_names_it(tmp_path):
+    landing = tmp_path / "landing"
+    write_delivery(landing, "R1", {"attendance.csv": HEADER + "A1,S1,2025-09-08,present\nA2,S2,2025-09-08,late\n"})
+    write_delivery(landing, "R2", {"attendance.csv": HEADER + "A3,S1,2025-09-09,absent\n",
                                    "attendance_bad.csv": "attendance_id,student_id\nA5,S1\n"})
+    write_delivery(landing, "R3", {"attendance.csv": HEADER + "A4,S1,2025-09-10,present\n"})
     settings = make_settings(tmp_path, EDUWH_LANDING=str(landing))
     instance = instance_with("R1", "R2", "R3")
-    job = build_definitions(settings).resolve_job_def(deliveries_job.name)
-    tags = {"dagster/asset_partition_range_start": "R1", "dagster/asset_partition_range_end": "R3"}
+    job = deliveries_job_for(settings)
 
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
-                                    asset_selection=[ASSET["attendance"].key])
-    assert not result.success  # R3's broken file fails the run, by name
-    assert "attendance_bad.csv: line 1 (header): missing required column(s) session_date, status" in failure_message(result)
-    # ...after the three deliveries' good files loaded together, in one dlt load.
+    result = run_range(job, instance, "R1", "R3", asset_selection=[ASSET["attendance"].key])
+
+    assert not result.success  # R2's broken file fails the run, by delivery and name
+    message = failure_message(result)
+    assert message.startswith("1 attendance file(s) of delivery R2 failed to load:\n")
+    assert "- attendance_bad.csv: line 1 (header): missing required column(s) session_date, status" in message
+    # ...after the good files of all three deliveries loaded together, in one dlt load.
     assert query(settings, "SELECT delivery_code, count(*) FROM bronze.attendance GROUP BY 1 ORDER BY 1") == [
         ("R1", 2), ("R2", 1), ("R3", 1),
     ]
     assert query(settings, "SELECT count(DISTINCT _dlt_load_id) FROM bronze.attendance") == [(1,)]
     materialized = result.asset_materializations_for_node(NODE["attendance"])
     assert sorted(m.partition for m in materialized) == ["R1", "R2", "R3"]
-    meta = {k: v.value for k, v in materialized[0].metadata.items()}
+    meta = range_metadata(result, "attendance")
     assert (meta["deliveries"], meta["rows_loaded"], meta["files_loaded"], meta["files_failed"]) == (3, 4, 3, 1)
     assert meta["dagster/row_count"] == 4
+    assert "| R2 | 1 | 1 | 0 | 1 |" in meta["per_delivery"]
 
     # The same range again reads nothing but the file that failed (still broken).
-    result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False,
-                                    asset_selection=[ASSET["attendance"].key])
+    result = run_range(job, instance, "R1", "R3", asset_selection=[ASSET["attendance"].key])
     assert not result.success
     assert result.asset_materializations_for_node(NODE["attendance"]) == []  # nothing changed
     assert "attendance_bad.csv" in failure_message(result)
-    assert query(settings, "SELECT count(DISTINCT _dlt_load_id) FROM bronze.attendance") == [(1,)]
+    assert query(settings, "SELECT count(*), count(DISTINCT _dlt_load_id) FROM bronze.attendance") == [(4, 1)]
+
+
+def test_rows_left_behind_by_a_crashed_load_send_the_retry_down_the_merge_path(tmp_path):
+    landing = tmp_path / "landing"
+    write_delivery(landing, "R1", {"attendance.csv": HEADER + "A1,S1,2025-09-08,present\n"})
+    write_delivery(landing, "R2", {"attendance.csv": HEADER + "A2,S1,2025-09-09,absent\nA3,S2,2025-09-09,late\n"})
+    settings = make_settings(tmp_path, EDUWH_LANDING=str(landing))
+    instance = instance_with("R1", "R2", "R3")
+    job = deliveries_job_for(settings)
+    assert run_range(job, instance, "R1", "R1", asset_selection=[ASSET["attendance"].key]).success
+    # A load that committed R2's rows but not its fingerprint (the state a crash between the two
+    # would leave): R2's file is still pending, and bronze already holds a row of it.
+    con = duckdb.connect(str(settings.warehouse))
+    con.execute(
+        "INSERT INTO bronze.attendance SELECT 'STALE', 'S9', '2025-01-01', 'present', 'R2', 'attendance.csv', 1, "
+        "now(), _dlt_load_id FROM bronze.attendance LIMIT 1"
+    )
+    con.close()
+
+    result = run_range(job, instance, "R2", "R2", asset_selection=[ASSET["attendance"].key])
+
+    assert result.success
+    meta = metadata(result, "attendance")
+    assert (meta["write_disposition"], meta["rows_loaded"], meta["dagster/row_count"]) == ("delete-insert", 2, 2)
+    assert query(settings, "SELECT attendance_id, delivery_code FROM bronze.attendance ORDER BY 1") == [
+        ("A1", "R1"), ("A2", "R2"), ("A3", "R2"),
+    ]

@@ -16,11 +16,13 @@ Values are kept as text exactly as received; judging them is silver's job.
 
 import csv
 import json
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 import dlt
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -40,7 +42,6 @@ from eduwh_assets.bronze.metadata import table_metadata
 from eduwh_assets.bronze.pipelines import (
     BRONZE_DATASET,
     bronze_pipeline,
-    rows_loaded,
     table_exists,
     warehouse_connection,
 )
@@ -214,6 +215,12 @@ def _constant_text(value: str, n: int) -> pa.Array:
     return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(encoded * n))
 
 
+def _micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime, computed exactly (no float rounding)."""
+    delta = moment - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
 def with_lineage(values: pa.Table, delivery_code: str, file_name: str, ingested_at: datetime) -> pa.Table:
     """`values` plus delivery_code, _source_file, _source_row (1-based) and _ingested_at."""
     n = values.num_rows
@@ -224,7 +231,8 @@ def with_lineage(values: pa.Table, delivery_code: str, file_name: str, ingested_
         _constant_text(file_name, n),
         # from_buffers: pa.array(ndarray) pays a one-off ~0.2 s initialisation in each process
         pa.Array.from_buffers(pa.int64(), n, [None, pa.py_buffer(row_numbers)]),
-        pa.repeat(pa.scalar(ingested_at, pa.timestamp("us", tz="UTC")), n),
+        # Also from buffers: a timezone-aware pa.scalar(datetime) imports pandas on first use (~0.15 s).
+        pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), n, [None, pa.py_buffer(np.full(n, _micros(ingested_at), np.int64))]),
     ]
     lineage_fields = [
         pa.field("delivery_code", arrays[-4].type, nullable=False),
@@ -257,15 +265,31 @@ class FileOutcomes:
     emptied: list[str] = field(default_factory=list)  # re-delivered with no rows: old rows must go
 
 
+# Rows per Arrow table handed to dlt: ~50 MB of attendance, so memory stays bounded at any scale.
+BATCH_ROWS = 500_000
+
+
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    # Zero-copy; "default" promotion only matters if one file's lineage text needed 64-bit offsets.
+    return tables[0] if len(tables) == 1 else pa.concat_tables(tables, promote_options="default")
+
+
 def delivery_resource(
     zone: LandingZone, deliveries: list[Delivery], source: str, outcomes: dict[str, FileOutcomes], *, merge: bool
 ) -> Any:
-    """A dlt resource yielding one Arrow table per new or changed `source` file of each delivery."""
+    """A dlt resource yielding the rows of each new or changed `source` file of each delivery.
+
+    Files are handed to dlt in Arrow tables of about BATCH_ROWS rows: dlt pays a
+    few milliseconds per item (schema inference, buffering, a parquet row group),
+    which one item per small file multiplies across a range of deliveries.
+    """
     reader = READERS[source]
 
     def delivered_files():
         # {delivery_code: {file name: fingerprint}} of every file whose rows are in the table.
         fingerprints = dlt.current.resource_state().setdefault("fingerprints", {})
+        batch: list[pa.Table] = []
+        batch_rows = 0
         for delivery in deliveries:
             known = fingerprints.setdefault(delivery.code, {})
             seen = outcomes[delivery.code]
@@ -282,22 +306,30 @@ def delivery_resource(
                     seen.failed[file.name] = f"{file.name}: disappeared from the landing zone while being read"
                     continue
                 if values.num_rows:
-                    yield with_lineage(values, delivery.code, file.name, datetime.now(timezone.utc))
+                    batch.append(with_lineage(values, delivery.code, file.name, datetime.now(timezone.utc)))
+                    batch_rows += values.num_rows
+                    if batch_rows >= BATCH_ROWS:
+                        yield _concat(batch)
+                        batch, batch_rows = [], 0
                 elif file.name in known:
                     seen.emptied.append(file.name)
-                # Recorded only after the rows are handed over; dlt commits this state with them.
+                # dlt commits this state in the same load as the rows, and only once the whole
+                # extract has succeeded (the last batch is yielded below), so a fingerprint is
+                # never stored without its file's rows.
                 known[file.name] = file.fingerprint
                 seen.loaded[file.name] = values.num_rows
+        if batch:
+            yield _concat(batch)
 
     return dlt.resource(
         delivered_files,
         name=source,
         table_name=source,
-        # While bronze holds no row of these deliveries, no row can share a merge key with
-        # what is loaded, so a plain append gives the delete-insert result without copying
-        # every row through a staging table (the measured difference on 1M-row files).
-        # It is decided from the data itself, so a crashed earlier attempt that left rows
-        # behind sends the retry down the merge path, which replaces them.
+        # While bronze holds no row of the files being loaded, no row can share a merge key
+        # with them, so a plain append gives the delete-insert result without copying every
+        # row through a staging table (the measured difference on 1M-row files). The caller
+        # decides from the data itself (`files_have_rows`), so a crashed earlier attempt that
+        # left rows behind sends the retry down the merge path, which replaces them.
         write_disposition={"disposition": "merge", "strategy": "delete-insert"} if merge else "append",
         merge_key=MERGE_KEY,
         columns=column_hints(source),
@@ -310,34 +342,71 @@ class DeliveryLoad:
     source: str
     rows_loaded: int
     outcomes: FileOutcomes
-    merged: bool  # False when the delivery's first load took the append path
+    merged: bool  # False when the run's files took the append path
+
+
+@dataclass
+class RangeLoad:
+    """One dlt load of the `source` files of a run's deliveries, and what bronze holds afterwards."""
+
+    source: str
+    deliveries: list[DeliveryLoad]
+    # dagster/row_count, dagster/column_schema and a preview, over the rows of these deliveries only
+    table_metadata: dict[str, Any]
+    # wall seconds per phase, so a slow run shows where its time went
+    seconds: dict[str, float]
 
 
 def pipeline_name(source: str) -> str:
     return f"eduwh_bronze_{source}"
 
 
-def _deliveries_have_rows(settings: Settings, table: str, codes: list[str]) -> bool:
-    if not settings.warehouse.exists():
+def schema_name(source: str) -> str:
+    return f"eduwh_{source}"
+
+
+def stored_fingerprints(pipeline: dlt.Pipeline, source: str) -> dict[str, dict[str, str]]:
+    """{delivery_code: {file name: fingerprint}} from the state dlt restored from the warehouse.
+
+    The same dict `delivery_resource` reads through dlt.current.resource_state().
+    """
+    sources = pipeline.state.get("sources", {})
+    resources = sources.get(schema_name(source), {}).get("resources", {})
+    return resources.get(source, {}).get("fingerprints", {})
+
+
+def pending_files(deliveries: list[Delivery], source: str, known: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
+    """(delivery_code, file name) of each `source` file that is new or changed since it was loaded."""
+    return [
+        (delivery.code, file.name)
+        for delivery in deliveries
+        for file in delivery.files_for(source)
+        if known.get(delivery.code, {}).get(file.name) != file.fingerprint
+    ]
+
+
+def files_have_rows(con: duckdb.DuckDBPyConnection, table: str, files: list[tuple[str, str]]) -> bool:
+    """Whether bronze already holds a row of any of `files` (so loading them must replace rows)."""
+    if not files or not table_exists(con, table):
         return False
-    with warehouse_connection(settings) as con:
-        if not table_exists(con, table):
-            return False
-        return bool(
-            con.execute(
-                f'SELECT EXISTS (SELECT 1 FROM "{BRONZE_DATASET}"."{table}" WHERE list_contains(?, delivery_code))',
-                [codes],
-            ).fetchone()[0]
+    codes = sorted({code for code, _ in files})
+    # Neither a delivery code nor a file name can contain "/", so "code/file" names a file uniquely.
+    # The delivery_code filter comes first so DuckDB can skip row groups of other deliveries.
+    return bool(
+        con.execute(
+            f'SELECT EXISTS (SELECT 1 FROM "{BRONZE_DATASET}"."{table}" '
+            "WHERE list_contains(?, delivery_code) AND list_contains(?, delivery_code || '/' || _source_file))",
+            [codes, [f"{code}/{name}" for code, name in files]],
+        ).fetchone()[0]
+    )
+
+
+def _delete_files(con: duckdb.DuckDBPyConnection, table: str, code: str, file_names: list[str]) -> None:
+    if table_exists(con, table):
+        con.execute(
+            f'DELETE FROM "{BRONZE_DATASET}"."{table}" WHERE delivery_code = ? AND list_contains(?, _source_file)',
+            [code, file_names],
         )
-
-
-def _delete_files(settings: Settings, table: str, code: str, file_names: list[str]) -> None:
-    with warehouse_connection(settings) as con:
-        if table_exists(con, table):
-            con.execute(
-                f'DELETE FROM "{BRONZE_DATASET}"."{table}" WHERE delivery_code = ? AND list_contains(?, _source_file)',
-                [code, file_names],
-            )
 
 
 def open_delivery(settings: Settings, code: str) -> tuple[LandingZone, Delivery]:
@@ -352,46 +421,73 @@ def open_delivery(settings: Settings, code: str) -> tuple[LandingZone, Delivery]
     return zone, delivery
 
 
-def load_deliveries(settings: Settings, codes: list[str], source: str) -> list[DeliveryLoad]:
+def load_deliveries(settings: Settings, codes: list[str], source: str) -> RangeLoad:
     """Load the `source` files ('attendance' or 'assessments') of deliveries `codes` into bronze.
 
-    One dlt run covers them all, so a backfill pays the pipeline's fixed cost once.
-    Files that fail are listed in each result's outcomes; the others are committed.
+    One dlt run (one extract, normalize and load) covers them all, so a range of
+    deliveries pays the pipeline's fixed cost once. Files that fail are listed in
+    each delivery's outcomes; the others are committed.
     Raises LandingZoneError, ManifestError or DeliveryNotReady before anything is written.
     """
+    clock = time.perf_counter()
+    seconds: dict[str, float] = {}
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[phase] = round(now - clock, 3)
+        clock = now
+
     opened = [open_delivery(settings, code) for code in codes]
     zone = opened[0][0]
     deliveries = [delivery for _, delivery in opened]
     outcomes = {code: FileOutcomes() for code in codes}
-    with bronze_pipeline(settings, pipeline_name(source)) as pipeline:
+    lap("open_deliveries")
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    # One connection for the whole load: dlt's state restore, its load and our own queries
+    # all run on it, rather than each opening (and checkpointing) the database file again.
+    with warehouse_connection(settings) as con, bronze_pipeline(
+        settings, pipeline_name(source), connection=con
+    ) as pipeline:
+        # The file fingerprints live in the warehouse's dlt state; the working folder is fresh.
         pipeline.sync_destination()
-        merge = _deliveries_have_rows(settings, source, codes)
+        # Delete-insert is needed only when a file about to be loaded already has rows
+        # (re-delivered, or left behind by a crashed attempt: the retry then replaces them).
+        # Otherwise no row can share a merge key with what is loaded, so a plain append
+        # gives the same result without copying every row through a staging table.
+        merge = files_have_rows(con, source, pending_files(deliveries, source, stored_fingerprints(pipeline, source)))
+        lap("restore_state")
         resource = delivery_resource(zone, deliveries, source, outcomes, merge=merge)
         try:
-            pipeline.extract(resource, schema=dlt.Schema(f"eduwh_{source}"))
+            pipeline.extract(resource, schema=dlt.Schema(schema_name(source)))
         except PipelineStepFailed as exc:
             if isinstance(exc.exception, LandingZoneError):
                 raise exc.exception from None  # the zone went away mid-read: nothing is loaded
             raise
+        lap("read_and_extract")
         for code, seen in outcomes.items():
             if seen.emptied:
                 # A re-delivered file that is now empty yields no rows for delete-insert to key on.
                 # Deleting before the load is safe: if the load fails, its fingerprint is not
                 # committed, so the next run reads it again and reaches the same result.
-                _delete_files(settings, source, code, seen.emptied)
+                _delete_files(con, source, code, seen.emptied)
         pipeline.normalize()
+        lap("normalize")
         pipeline.load()
-    return [
-        DeliveryLoad(
-            delivery_code=code, source=source, rows_loaded=sum(seen.loaded.values()), outcomes=seen, merged=merge
+        lap("load")
+        metadata = table_metadata(
+            con,
+            source,
+            order_by=["delivery_code", "_source_file", "_source_row"],
+            where="list_contains(?, delivery_code)",
+            params=[codes],
         )
+        lap("metadata")
+    results = [
+        DeliveryLoad(delivery_code=code, source=source, rows_loaded=sum(seen.loaded.values()), outcomes=seen, merged=merge)
         for code, seen in outcomes.items()
     ]
-
-
-def load_delivery(settings: Settings, code: str, source: str) -> DeliveryLoad:
-    """Load the `source` files of one delivery; see `load_deliveries`."""
-    return load_deliveries(settings, [code], source)[0]
+    return RangeLoad(source=source, deliveries=results, table_metadata=metadata, seconds=seconds)
 
 
 # --- Dagster assets ------------------------------------------------------------------------------
@@ -414,33 +510,41 @@ def _file_outcomes(outcomes: FileOutcomes) -> dict[str, Any]:
     }
 
 
+def per_delivery_table(results: list[DeliveryLoad]) -> str:
+    rows = [
+        f"| {r.delivery_code} | {r.rows_loaded} | {len(r.outcomes.loaded)} | "
+        f"{len(r.outcomes.skipped_unchanged)} | {len(r.outcomes.failed)} |"
+        for r in results
+    ]
+    return "| delivery | rows loaded | files loaded | unchanged | failed |\n|---|---|---|---|---|\n" + "\n".join(rows)
+
+
 def _materialise(context: AssetExecutionContext, settings: Settings, source: str):
     # One partition, or a range of them in one run (a single-run backfill, or `eduwh run`).
     codes = list(context.partition_keys)
     try:
-        results = load_deliveries(settings, codes, source)
+        load = load_deliveries(settings, codes, source)
     except (LandingZoneError, ManifestError, DeliveryNotReady) as exc:
         raise Failure(description=str(exc)) from None
-    with warehouse_connection(settings) as con:
-        metadata = table_metadata(
-            con,
-            source,
-            order_by=["delivery_code", "_source_file", "_source_row"],
-            where="list_contains(?, delivery_code)",
-            params=[codes],
+    results = load.deliveries
+    # One log message for the run, not one per delivery: each is a write to the event log.
+    context.log.info(
+        "\n".join(
+            f"bronze.{source} <- {r.delivery_code}: {r.rows_loaded} rows from {len(r.outcomes.loaded)} "
+            f"file(s); {len(r.outcomes.skipped_unchanged)} unchanged, {len(r.outcomes.failed)} failed"
+            for r in results
         )
-    for result in results:
-        outcomes = result.outcomes
-        context.log.info(
-            f"bronze.{source} <- {result.delivery_code}: {result.rows_loaded} rows from {len(outcomes.loaded)} "
-            f"file(s); {len(outcomes.skipped_unchanged)} unchanged, {len(outcomes.failed)} failed"
-        )
+        + f"\n({'delete-insert' if results[0].merged else 'append'}; seconds {load.seconds})"
+    )
+    metadata = dict(load.table_metadata)
     metadata.update(
         {
             "rows_loaded": MetadataValue.int(sum(r.rows_loaded for r in results)),
             "files_loaded": MetadataValue.int(sum(len(r.outcomes.loaded) for r in results)),
             "files_skipped_unchanged": MetadataValue.int(sum(len(r.outcomes.skipped_unchanged) for r in results)),
             "files_failed": MetadataValue.int(sum(len(r.outcomes.failed) for r in results)),
+            "write_disposition": MetadataValue.text("delete-insert" if results[0].merged else "append"),
+            "seconds": MetadataValue.json(load.seconds),
         }
     )
     if len(results) == 1:
@@ -449,14 +553,7 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
     else:
         metadata["deliveries"] = MetadataValue.int(len(codes))
         metadata["files"] = MetadataValue.json({r.delivery_code: _file_outcomes(r.outcomes) for r in results})
-        rows = [
-            f"| {r.delivery_code} | {r.rows_loaded} | {len(r.outcomes.loaded)} | "
-            f"{len(r.outcomes.skipped_unchanged)} | {len(r.outcomes.failed)} |"
-            for r in results
-        ]
-        metadata["per_delivery"] = MetadataValue.md(
-            "| delivery | rows loaded | files loaded | unchanged | failed |\n|---|---|---|---|---|\n" + "\n".join(rows)
-        )
+        metadata["per_delivery"] = MetadataValue.md(per_delivery_table(results))
     failed = [r for r in results if r.outcomes.failed]
     # Record the materialisation whenever the table changed, even if some files failed,
     # so the UI shows what is now in bronze; then fail the run for the broken files.

@@ -46,19 +46,30 @@ def dlt_config(*, add_dlt_id: bool) -> dict[str, Any]:
 
 
 @contextmanager
-def bronze_pipeline(settings: Settings, name: str, *, add_dlt_id: bool = False) -> Iterator[dlt.Pipeline]:
+def bronze_pipeline(
+    settings: Settings,
+    name: str,
+    *,
+    add_dlt_id: bool = False,
+    connection: duckdb.DuckDBPyConnection | None = None,
+) -> Iterator[dlt.Pipeline]:
     """A dlt pipeline named `name` loading into schema `bronze` of the warehouse.
 
     Use it as a context manager: the temporary working folder is removed on
     exit. Two runs of the same pipeline must not overlap; the Dagster pool
     `duckdb_warehouse` (limit 1) serialises them.
+
+    With `connection` (an open read-write connection to `settings.warehouse`),
+    dlt runs every step on it instead of opening the database file itself for
+    the state restore, the load and each query in between; the caller keeps
+    ownership and closes it.
     """
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=f"eduwh-{name}-") as workdir, dlt.config.values(
         dlt_config(add_dlt_id=add_dlt_id)
     ):
         destination = dlt.destinations.duckdb(
-            credentials=str(settings.warehouse),
+            credentials=connection if connection is not None else str(settings.warehouse),
             staging_dataset_name_layout=STAGING_DATASET_LAYOUT,
         )
         pipeline = dlt.pipeline(
