@@ -10,6 +10,29 @@ import argparse
 import sys
 
 from eduwh_assets.config import Settings
+from eduwh_assets.sources.landing import DELIVERY_CODE_PATTERN, is_valid_delivery_code
+
+
+class UserError(ValueError):
+    """Something the user can fix. Printed on stderr as one line; exit status 2; no traceback."""
+
+
+def delivery_code(value: str) -> str:
+    """argparse type for a delivery code, so a bad one is refused before anything runs."""
+    if not is_valid_delivery_code(value):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a delivery code ({DELIVERY_CODE_PATTERN.pattern})")
+    return value
+
+
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,8 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args, Settings.from_env()) or 0)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        return int(args.func(args, Settings.from_env()) or 0)
+    except UserError as exc:
+        print(f"eduwh {args.command}: {exc}", file=sys.stderr)
+        return 2

@@ -3,6 +3,7 @@
 from dagster import Definitions, in_process_executor
 
 from eduwh_assets import automation, bronze, quality, transform
+from eduwh_assets.automation.runs import settings_resource
 from eduwh_assets.config import Settings
 
 
@@ -14,7 +15,7 @@ def build_definitions(settings: Settings) -> Definitions:
         automation.defs,
         # One process per run: every step shares the DuckDB single-writer lock anyway, and a
         # process per step would pay the code-location load again for nothing.
-        Definitions(resources={"settings": settings}, executor=in_process_executor),
+        Definitions(resources={"settings": settings_resource(settings)}, executor=in_process_executor),
     )
 
 

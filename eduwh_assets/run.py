@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import duckdb
 from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 
-from eduwh_assets.config import Settings
-from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError
+from eduwh_assets.automation.runs import process_tags, recover_dead_runs
+from eduwh_assets.cli import UserError, delivery_code
+from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError, is_valid_delivery_code
+from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable, check_warehouse, is_lock_conflict
 
 SUMMARY_SCHEMAS = ("bronze", "silver", "quarantine", "gold")
 # Dagster's run tags for a run over a range of partitions (single-run backfills use the same).
@@ -63,19 +69,6 @@ def step_failures(result) -> list[str]:
             message = event.step_failure_data.error.message.strip()
             out.append(f"{event.step_key}: {message}")
     return out
-
-
-def fingerprint_key(code: str) -> str:
-    return f"eduwh/delivery_fingerprint/{code}"
-
-
-def loaded_fingerprints(instance: DagsterInstance, codes: list[str]) -> dict[str, str]:
-    """The fingerprint of each delivery's last version ingested by a successful run.
-
-    Kept in the instance's key-value store beside the sensors' cursors, so the
-    UI's instance and `eduwh run` agree on what has been ingested.
-    """
-    return instance.run_storage.get_cursor_values({fingerprint_key(c) for c in codes})
 
 
 def contiguous_blocks(pending: list[str], registered: list[str]) -> list[list[str]]:
@@ -145,22 +138,28 @@ class MainJob:
         from eduwh_assets.generate.sample import ensure_sample_data
         from eduwh_assets.instance import dagster_instance
 
+        instance = dagster_instance(settings)
+        for line in recover_dead_runs(instance):
+            print(line, flush=True)
         for line in ensure_sample_data(settings):
             print(line, flush=True)
-        return cls(settings, build_definitions(settings), dagster_instance(settings))
+        return cls(settings, build_definitions(settings), instance)
 
     def discover(self, only: list[str] | None = None) -> list[Delivery]:
         """Complete deliveries (all, or `only`), registered as partitions. Raises LandingZoneError."""
+        from eduwh_assets.bronze.ledger import Ledger
         from eduwh_assets.partitions import deliveries_partitions
 
         discovery = LandingZone.from_settings(self.settings).discover()
         for problem in discovery.problems():
             print(f"warning: {problem}", flush=True)
+        for code in Ledger.read(self.settings.warehouse).vanished(set(discovery.codes)):
+            print(
+                f"note: delivery {code!r} is no longer in the landing zone; its rows stay in the warehouse",
+                flush=True,
+            )
         found = {d.code: d for d in discovery.complete}
         if only:
-            unknown = [c for c in only if c not in found]
-            if unknown:
-                raise LandingZoneError(f"no complete delivery named {', '.join(unknown)} in {self.settings.landing}")
             found = {c: found[c] for c in only}
         new_codes = [c for c in found if not self.instance.has_dynamic_partition(deliveries_partitions.name, c)]
         if new_codes:
@@ -168,12 +167,17 @@ class MainJob:
         print(f"Landing zone {self.settings.landing}: {len(found)} complete deliveries, {len(new_codes)} new", flush=True)
         return list(found.values())
 
-    def execute(self, label: str, job_name: str, **kwargs) -> bool:
+    def execute(self, label: str, job_name: str, tags: dict[str, str] | None = None) -> bool:
         job = self.defs.resolve_job_def(job_name)
         print(f"{label}: running", flush=True)
-        result = job.execute_in_process(
-            instance=self.instance, raise_on_error=False, run_config=CONSOLE_INFO, **kwargs
-        )
+        tags = {**(tags or {}), **process_tags()}
+        with stopped_cleanly(self.instance, tags, self.settings.warehouse):
+            result = job.execute_in_process(
+                instance=self.instance, raise_on_error=False, run_config=CONSOLE_INFO, tags=tags
+            )
+            if was_interrupted(result):
+                # Dagster turned Ctrl-C into a failed run; the rest of `eduwh run` stops too.
+                raise KeyboardInterrupt
         self.report.record(label, result)
         return result.success
 
@@ -181,45 +185,149 @@ class MainJob:
         self.execute("SIS sync", "sis_sync_job")
 
     def ingest(self, deliveries: list[Delivery], *, force: bool = False) -> None:
-        """Ingest each delivery that is new or was re-delivered since its last successful ingestion."""
+        """Ingest each delivery whose files bronze does not hold as they are now.
+
+        What bronze holds is read from the warehouse itself (the ledger), so a
+        deleted or restored warehouse is reloaded with whatever it lacks.
+        """
+        from eduwh_assets.bronze.ledger import Ledger
         from eduwh_assets.partitions import deliveries_partitions
 
-        loaded = {} if force else loaded_fingerprints(self.instance, [d.code for d in deliveries])
-        pending = {d.code: d for d in deliveries if loaded.get(fingerprint_key(d.code)) != d.fingerprint}
+        pending = {d.code for d in (deliveries if force else Ledger.read(self.settings.warehouse).pending(deliveries))}
         if not pending:
             print("No new or changed deliveries to ingest", flush=True)
             return
         registered = sorted(self.instance.get_dynamic_partitions(deliveries_partitions.name))
-        for block in contiguous_blocks(list(pending), registered):
+        for block in contiguous_blocks(sorted(pending), registered):
             label = f"deliveries {block[0]}..{block[-1]} ({len(block)})" if len(block) > 1 else f"delivery {block[0]}"
-            succeeded = self.execute(
+            self.execute(
                 label,
                 "deliveries_job",
                 tags={ASSET_PARTITION_RANGE_START_TAG: block[0], ASSET_PARTITION_RANGE_END_TAG: block[-1]},
             )
-            if succeeded:
-                self.instance.run_storage.set_cursor_values(
-                    {fingerprint_key(code): pending[code].fingerprint for code in block}
-                )
 
     def transform(self) -> None:
         self.execute("silver and gold", "transform_job")
 
 
-def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_refresh: bool = False) -> int:
-    started = time.monotonic()
-    if full_refresh:
-        # The warehouse holds the ingestion state too (dlt cursors and file fingerprints),
-        # so removing it is a complete, consistent rebuild from the sources.
-        for path in (settings.warehouse, settings.warehouse.with_name(settings.warehouse.name + ".wal")):
-            path.unlink(missing_ok=True)
-        shutil.rmtree(settings.rejects_dir, ignore_errors=True)
-    job = MainJob.prepare(settings)
+def was_interrupted(result) -> bool:
+    return any(
+        event.is_step_failure
+        and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in result.all_events
+    )
+
+
+def wait_for_writers(warehouse, timeout: float = 5.0) -> None:
+    """Stop the processes this one started that have the warehouse open (dbt).
+
+    Until they exit they hold the warehouse's lock, which the next run needs. They
+    get Ctrl-C, as from a terminal, and what outlives `timeout` is killed.
+    """
+    import psutil
+
+    def has_warehouse_open(process: psutil.Process) -> bool:
+        try:
+            return any(f.path == str(warehouse) for f in process.open_files())
+        except psutil.Error:
+            return False
+
+    writers = [p for p in psutil.Process().children(recursive=True) if has_warehouse_open(p)]
+    for process in writers:
+        process.send_signal(signal.SIGINT)
+    _, alive = psutil.wait_procs(writers, timeout=timeout)
+    for process in alive:
+        process.kill()
+
+
+@contextmanager
+def stopped_cleanly(instance: DagsterInstance, tags: dict[str, str], warehouse) -> Iterator[None]:
+    """Ctrl-C or SIGTERM during an in-process run: record the run as failed and free its pool slot.
+
+    Dagster unwinds the run's steps on the interrupt (dbt is stopped, dlt's working
+    folder removed); what it may leave behind is the run's status and its slot.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    # SIGTERM takes the path of Ctrl-C, so a service manager's stop is as clean as a user's.
+    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
-        found = job.discover(deliveries)
-    except LandingZoneError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        yield
+    except KeyboardInterrupt:
+        from dagster import RunsFilter
+
+        wait_for_writers(warehouse)
+        for run in instance.get_runs(filters=RunsFilter(tags=tags), limit=1):
+            if not run.is_finished:
+                instance.report_run_failed(run, message="Stopped by Ctrl-C or SIGTERM.")
+            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+            print(f"\nstopped: run {run.run_id[:8]} recorded as failed, its {WAREHOUSE_POOL} slot freed", file=sys.stderr)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def remove_warehouse(settings: Settings, instance: DagsterInstance) -> None:
+    """For --full-refresh: delete the warehouse, unless a live run is using it."""
+    from eduwh_assets.automation.runs import describe_run
+
+    storage = instance.event_log_storage
+    pool = storage.get_concurrency_info(WAREHOUSE_POOL)
+    busy = [instance.get_run_by_id(r) for r in sorted(pool.active_run_ids | pool.pending_run_ids)]
+    busy = [run for run in busy if run is not None and not run.is_finished]
+    if busy:
+        raise UserError(
+            f"{', '.join(describe_run(r) for r in busy)} is using the warehouse; "
+            "wait for it to finish (or stop it), then run `eduwh run --full-refresh` again"
+        )
+    if settings.warehouse.exists():
+        try:
+            duckdb.connect(str(settings.warehouse)).close()
+        except duckdb.Error as exc:
+            if is_lock_conflict(exc):
+                raise UserError(f"another process has the warehouse {settings.warehouse} open: {str(exc).splitlines()[0]}") from None
+            # Otherwise it is unreadable: exactly what a full refresh replaces.
+    # The warehouse holds the ingestion state too (dlt cursors and the ledger of loaded
+    # files), so removing it is a complete, consistent rebuild from the sources.
+    for path in (settings.warehouse, settings.warehouse.with_name(settings.warehouse.name + ".wal")):
+        path.unlink(missing_ok=True)
+    shutil.rmtree(settings.rejects_dir, ignore_errors=True)
+
+
+def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_refresh: bool = False) -> int:
+    try:
+        return _run_main(settings, deliveries=deliveries, full_refresh=full_refresh)
+    except (UserError, WarehouseUnreadable, WarehouseBusy, LandingZoneError) as exc:
+        print(f"eduwh run: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("eduwh run: stopped", file=sys.stderr)
+        return 130
+
+
+def _run_main(settings: Settings, *, deliveries: list[str] | None, full_refresh: bool) -> int:
+    from eduwh_assets.instance import dagster_instance
+
+    started = time.monotonic()
+    for code in deliveries or []:
+        if not is_valid_delivery_code(code):  # for callers that skip the command line
+            raise UserError(f"{code!r} is not a delivery code")
+    if deliveries:
+        # Checked before anything is written: a fresh folder has no deliveries until the
+        # samples are written, and writing them for a code that cannot be there helps no one.
+        known = set(LandingZone.from_settings(settings).discover().codes)
+        unknown = [c for c in deliveries if c not in known]
+        if unknown:
+            raise UserError(f"no complete delivery named {', '.join(unknown)} in {settings.landing}")
+    if full_refresh:
+        with dagster_instance(settings) as instance:
+            for line in recover_dead_runs(instance):
+                print(line, flush=True)
+            remove_warehouse(settings, instance)
+    else:
+        check_warehouse(settings.warehouse)
+    job = MainJob.prepare(settings)
+    found = job.discover(deliveries)
     job.sync_sis()
     job.ingest(found, force=full_refresh)
     job.transform()
@@ -235,7 +343,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "--delivery", action="append", metavar="CODE", help="only these deliveries (repeatable)"
+        "--delivery", action="append", metavar="CODE", type=delivery_code, help="only these deliveries (repeatable)"
     )
     parser.add_argument(
         "--full-refresh", action="store_true", help="drop the warehouse and rebuild everything from the sources"

@@ -2,8 +2,9 @@
 
 The landing-zone story runs twice, on a local folder and on an Azurite container:
 a delivery arrives, another is still being written, a stray folder appears, the
-sender re-delivers a file, and nothing changes. Each tick's run requests,
-partition additions and cursor are asserted exactly.
+sender re-delivers a file, a broken delivery fails once, and the warehouse is
+lost. The requested runs are executed for real. Each tick's run requests and
+partition additions are asserted exactly.
 """
 
 from __future__ import annotations
@@ -25,13 +26,8 @@ from dagster import (
 )
 
 from eduwh_assets.automation.jobs import deliveries_job
-from eduwh_assets.automation.sensors import (
-    BRONZE_ASSET_KEYS,
-    FINGERPRINT_TAG,
-    bronze_refresh_sensor,
-    landing_zone_sensor,
-    parse_cursor,
-)
+from eduwh_assets.automation.pending import FINGERPRINT_TAG
+from eduwh_assets.automation.sensors import BRONZE_ASSET_KEYS, bronze_refresh_sensor, landing_zone_sensor
 from eduwh_assets.config import Settings
 from eduwh_assets.sources.landing import LandingZone
 from eduwh_tests.conftest import make_settings
@@ -92,15 +88,28 @@ def instance():
         yield inst
 
 
-def tick(zone: Zone, instance: DagsterInstance, cursor: str | None) -> SensorResult:
+def tick(zone: Zone, instance: DagsterInstance) -> SensorResult:
     """One evaluation of the real sensor, with partition additions applied as the daemon would."""
-    context = build_sensor_context(instance=instance, cursor=cursor, resources={"settings": zone.settings})
+    context = build_sensor_context(instance=instance, resources={"settings": zone.settings})
     result = landing_zone_sensor(context)
     assert isinstance(result, SensorResult)
     for request in result.dynamic_partitions_requests or []:
         assert isinstance(request, AddDynamicPartitionsRequest)
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
+
+
+def launch(zone: Zone, instance: DagsterInstance, requests) -> list[bool]:
+    """Run each requested ingestion for real, as the daemon would launch it; returns their success."""
+    from eduwh_assets.definitions import build_definitions
+
+    job = build_definitions(zone.settings).resolve_job_def(deliveries_job.name)
+    return [
+        job.execute_in_process(
+            instance=instance, partition_key=r.partition_key, tags=r.tags, raise_on_error=False
+        ).success
+        for r in requests
+    ]
 
 
 def requested(result: SensorResult) -> list[tuple[str, str, str]]:
@@ -114,12 +123,11 @@ def added(result: SensorResult) -> list[tuple[str, list[str]]]:
 def test_landing_zone_sensor_story(zone: Zone, instance: DagsterInstance):
     assert landing_zone_sensor.job_name == deliveries_job.name
 
-    # An empty zone: nothing to do, and an empty cursor.
-    first = tick(zone, instance, None)
+    # An empty zone: nothing to do.
+    first = tick(zone, instance)
     assert requested(first) == []
     assert added(first) == []
-    assert first.cursor == "{}"
-    assert first.skip_reason == SkipReason("no new or changed deliveries among 0 complete")
+    assert first.skip_reason == SkipReason("bronze holds all 0 complete deliveries as they are now")
 
     # D1 is complete; D2 is still being written (no manifest); "-tmp" is not a delivery code;
     # D3's manifest names another delivery. Only D1 is ingested.
@@ -135,55 +143,57 @@ def test_landing_zone_sensor_story(zone: Zone, instance: DagsterInstance):
         "does not match the folder name '2025-09-10_D3'",
     ]
     fp1 = zone.fingerprint("2025-09-08_D1")
-    second = tick(zone, instance, first.cursor)
-    assert requested(second) == [("2025-09-08_D1", f"2025-09-08_D1:{fp1}", fp1)]
+    second = tick(zone, instance)
+    assert requested(second) == [("2025-09-08_D1", f"2025-09-08_D1:{fp1}:1", fp1)]
     assert added(second) == [("deliveries", ["2025-09-08_D1"])]
-    assert parse_cursor(second.cursor) == {"2025-09-08_D1": fp1}
     assert instance.get_dynamic_partitions("deliveries") == ["2025-09-08_D1"]
+    assert launch(zone, instance, second.run_requests) == [True]
 
-    # Nothing new: no request, no partition, the cursor stays as it was.
-    third = tick(zone, instance, second.cursor)
+    # Bronze now holds D1: no request, no partition.
+    third = tick(zone, instance)
     assert requested(third) == []
     assert added(third) == []
-    assert third.cursor == second.cursor
     assert third.skip_reason == SkipReason(
-        "no new or changed deliveries among 1 complete; skipped 3 folder(s), see the tick log"
+        "bronze holds all 1 complete deliveries as they are now; skipped 3 folder(s), see the log"
     )
 
-    # D2's manifest lands, and the sender re-delivers D1 with one more row. Both are requested,
-    # D1 under a new run key (its partition exists already), D2 for the first time.
+    # D2's manifest lands, and the sender re-delivers D1 with one more row. Both are requested.
     zone.put("2025-09-09_D2", "_manifest.json", Zone.manifest("2025-09-09_D2", ATTENDANCE))
     corrected = ATTENDANCE + "A3,S3,2025-09-08,absent\n"
     zone.put("2025-09-08_D1", "attendance.csv", corrected)
     zone.put("2025-09-08_D1", "_manifest.json", Zone.manifest("2025-09-08_D1", corrected))
     fp1b, fp2 = zone.fingerprint("2025-09-08_D1"), zone.fingerprint("2025-09-09_D2")
     assert fp1b != fp1
-    fourth = tick(zone, instance, third.cursor)
+    fourth = tick(zone, instance)
     assert requested(fourth) == [
-        ("2025-09-08_D1", f"2025-09-08_D1:{fp1b}", fp1b),
-        ("2025-09-09_D2", f"2025-09-09_D2:{fp2}", fp2),
+        ("2025-09-08_D1", f"2025-09-08_D1:{fp1b}:1", fp1b),
+        ("2025-09-09_D2", f"2025-09-09_D2:{fp2}:1", fp2),
     ]
     assert added(fourth) == [("deliveries", ["2025-09-09_D2"])]
-    assert parse_cursor(fourth.cursor) == {"2025-09-08_D1": fp1b, "2025-09-09_D2": fp2}
-    assert instance.get_dynamic_partitions("deliveries") == ["2025-09-08_D1", "2025-09-09_D2"]
+    assert launch(zone, instance, fourth.run_requests) == [True, True]
+    assert tick(zone, instance).run_requests == []
 
-    # And once more with nothing changed: quiet again.
-    fifth = tick(zone, instance, fourth.cursor)
-    assert requested(fifth) == []
-    assert fifth.cursor == fourth.cursor
+    # A delivery with a broken file fails once, and is not asked for again until it changes.
+    zone.put("2025-09-11_D4", "attendance.csv", ATTENDANCE + "A9,S9\n")
+    zone.put("2025-09-11_D4", "_manifest.json", json.dumps({"delivery_code": "2025-09-11_D4", "files": {"attendance.csv": {"rows": 3}}}))
+    fp4 = zone.fingerprint("2025-09-11_D4")
+    fifth = tick(zone, instance)
+    assert fifth.skip_reason is None, fifth.skip_reason
+    assert requested(fifth) == [("2025-09-11_D4", f"2025-09-11_D4:{fp4}:1", fp4)]
+    assert launch(zone, instance, fifth.run_requests) == [False]
+    sixth = tick(zone, instance)
+    assert requested(sixth) == []
 
-
-def test_landing_zone_sensor_first_tick_takes_loaded_partitions_as_baseline(zone: Zone, instance: DagsterInstance):
-    """Deliveries that bronze already holds (loaded by `eduwh run`) are not loaded again by a newly started sensor."""
-    zone.deliver("D1")
-    zone.deliver("D2")
-    instance.add_dynamic_partitions("deliveries", ["D1"])
-    instance.report_runless_asset_event(AssetMaterialization(asset_key=AssetKey(["bronze", "attendance"]), partition="D1"))
-    result = tick(zone, instance, None)
-    fp1, fp2 = zone.fingerprint("D1"), zone.fingerprint("D2")
-    assert requested(result) == [("D2", f"D2:{fp2}", fp2)]
-    assert added(result) == [("deliveries", ["D2"])]
-    assert parse_cursor(result.cursor) == {"D1": fp1, "D2": fp2}
+    # The warehouse is lost: everything it held is asked for again, the broken delivery still not.
+    zone.settings.warehouse.unlink()
+    seventh = tick(zone, instance)
+    assert requested(seventh) == [
+        ("2025-09-08_D1", f"2025-09-08_D1:{fp1b}:2", fp1b),
+        ("2025-09-09_D2", f"2025-09-09_D2:{fp2}:2", fp2),
+    ]
+    assert added(seventh) == []
+    assert launch(zone, instance, seventh.run_requests) == [True, True]
+    assert tick(zone, instance).run_requests == []
 
 
 def bronze_tick(instance: DagsterInstance, cursor: str | None):
@@ -243,12 +253,13 @@ def test_daily_deliveries_schedule_loads_what_bronze_lacks(tmp_path, instance: D
     (tmp_path / "landing").mkdir()
     zone = Zone(make_settings(tmp_path, EDUWH_LANDING=str(tmp_path / "landing")))
     zone.deliver("D1")
-    zone.deliver("D2")
     instance.add_dynamic_partitions("deliveries", ["D1"])
-    report(instance, "attendance", "D1")
+    first = deliveries_schedule(build_schedule_context(instance=instance, resources={"settings": zone.settings}))
+    assert launch(zone, instance, first) == [True]
+    zone.deliver("D2")
 
     requests = deliveries_schedule(build_schedule_context(instance=instance, resources={"settings": zone.settings}))
     fp2 = zone.fingerprint("D2")
-    assert [(r.partition_key, r.run_key, r.tags[FINGERPRINT_TAG]) for r in requests] == [("D2", f"D2:{fp2}", fp2)]
+    assert [(r.partition_key, r.run_key, r.tags[FINGERPRINT_TAG]) for r in requests] == [("D2", f"D2:{fp2}:1", fp2)]
     assert all(isinstance(r, RunRequest) for r in requests)
     assert instance.get_dynamic_partitions("deliveries") == ["D1", "D2"]

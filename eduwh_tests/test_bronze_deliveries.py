@@ -1,6 +1,8 @@
 """bronze/attendance and bronze/assessments: delivery files land as text, file by file, from a
 real landing zone (a local folder or Azurite) into a real DuckDB file, through `materialize`."""
 
+import csv
+import io
 import json
 import os
 import time
@@ -147,7 +149,7 @@ def test_files_land_as_text_then_unchanged_files_are_skipped_and_new_delivery_lo
     assert meta["rows_loaded"] == 6
     assert meta["dagster/row_count"] == 6
     assert (meta["files_loaded"], meta["files_skipped_unchanged"], meta["files_failed"]) == (2, 0, 0)
-    assert meta["files"] == {"loaded": {"attendance_a.csv": 5, "attendance_b.csv": 1}, "skipped_unchanged": [], "failed": {}}
+    assert meta["files"] == {"loaded": {"attendance_a.csv": 5, "attendance_b.csv": 1}, "skipped_unchanged": [], "failed": {}, "retracted": []}
     assert [(c.name, c.type) for c in meta["dagster/column_schema"].columns] == [
         ("attendance_id", "varchar"), ("student_id", "varchar"), ("session_date", "varchar"), ("status", "varchar"),
         ("delivery_code", "varchar"), ("_source_file", "varchar"), ("_source_row", "bigint"),
@@ -179,7 +181,7 @@ def test_files_land_as_text_then_unchanged_files_are_skipped_and_new_delivery_lo
     second = run(settings, instance, "attendance", "D2")
     assert second.success
     meta = metadata(second, "attendance")
-    assert meta["files"] == {"loaded": {"attendance.csv": 3}, "skipped_unchanged": [], "failed": {}}
+    assert meta["files"] == {"loaded": {"attendance.csv": 3}, "skipped_unchanged": [], "failed": {}, "retracted": []}
     assert (meta["rows_loaded"], meta["dagster/row_count"]) == (3, 3)
     assert query(settings, "SELECT delivery_code, count(*) FROM bronze.attendance GROUP BY 1 ORDER BY 1") == [("D1", 6), ("D2", 3)]
     assert query(settings, "SELECT DISTINCT _dlt_load_id FROM bronze.attendance WHERE delivery_code = 'D1'") == [d1_load_id]
@@ -204,7 +206,7 @@ def test_redelivered_file_replaces_its_rows(tmp_path):
     result = run(settings, instance, "attendance", "D1")
     assert result.success
     meta = metadata(result, "attendance")
-    assert meta["files"] == {"loaded": {"attendance.csv": 2}, "skipped_unchanged": ["attendance_other.csv"], "failed": {}}
+    assert meta["files"] == {"loaded": {"attendance.csv": 2}, "skipped_unchanged": ["attendance_other.csv"], "failed": {}, "retracted": []}
     assert (meta["rows_loaded"], meta["dagster/row_count"]) == (2, 4)
     assert query(settings, ATTENDANCE_SELECT + ORDER) == [
         ("A1", "S1", "2025-09-08", "excused", "D1", "attendance.csv", 1),
@@ -272,6 +274,7 @@ def test_broken_files_fail_alone_naming_file_and_position_and_the_run_fails(tmp_
         "loaded": {"attendance_nostatus.csv": 1, "attendance_ragged.csv": 1},
         "skipped_unchanged": ["attendance_ok.csv"],
         "failed": {},
+        "retracted": [],
     }
     assert (meta["rows_loaded"], meta["dagster/row_count"]) == (2, 4)
 
@@ -399,13 +402,13 @@ def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_rep
     assert (meta["deliveries"], meta["rows_loaded"], meta["files_loaded"], meta["files_failed"]) == (3, 7, 4, 0)
     assert (meta["dagster/row_count"], meta["write_disposition"]) == (7, "append")
     assert meta["per_delivery"] == (
-        "| delivery | rows loaded | files loaded | unchanged | failed |\n|---|---|---|---|---|\n"
-        "| R1 | 2 | 1 | 0 | 0 |\n| R2 | 4 | 2 | 0 | 0 |\n| R3 | 1 | 1 | 0 | 0 |"
+        "| delivery | rows loaded | files loaded | unchanged | failed | retracted |\n|---|---|---|---|---|---|\n"
+        "| R1 | 2 | 1 | 0 | 0 | 0 |\n| R2 | 4 | 2 | 0 | 0 | 0 |\n| R3 | 1 | 1 | 0 | 0 | 0 |"
     )
     assert meta["files"] == {
-        "R1": {"loaded": {"attendance.csv": 2}, "skipped_unchanged": [], "failed": {}},
-        "R2": {"loaded": {"attendance_a.csv": 1, "attendance_b.csv": 3}, "skipped_unchanged": [], "failed": {}},
-        "R3": {"loaded": {"attendance.csv": 1}, "skipped_unchanged": [], "failed": {}},
+        "R1": {"loaded": {"attendance.csv": 2}, "skipped_unchanged": [], "failed": {}, "retracted": []},
+        "R2": {"loaded": {"attendance_a.csv": 1, "attendance_b.csv": 3}, "skipped_unchanged": [], "failed": {}, "retracted": []},
+        "R3": {"loaded": {"attendance.csv": 1}, "skipped_unchanged": [], "failed": {}, "retracted": []},
     }
     assert [c.name for c in meta["dagster/column_schema"].columns] == [
         "attendance_id", "student_id", "session_date", "status",
@@ -414,7 +417,7 @@ def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_rep
     assert set(meta["seconds"]) == {"open_deliveries", "restore_state", "read_and_extract", "normalize", "load", "metadata"}
     meta = range_metadata(result, "assessments")
     assert (meta["rows_loaded"], meta["files_loaded"], meta["dagster/row_count"]) == (3, 2, 3)
-    assert meta["files"]["R2"] == {"loaded": {}, "skipped_unchanged": [], "failed": {}}
+    assert meta["files"]["R2"] == {"loaded": {}, "skipped_unchanged": [], "failed": {}, "retracted": []}
     # The checks that scan the whole table run once for the run, not once per delivery.
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     assert len(result.get_asset_check_evaluations()) == 4
@@ -515,3 +518,57 @@ def test_rows_left_behind_by_a_crashed_load_send_the_retry_down_the_merge_path(t
     assert query(settings, "SELECT attendance_id, delivery_code FROM bronze.attendance ORDER BY 1") == [
         ("A1", "R1"), ("A2", "R2"), ("A3", "R2"),
     ]
+
+
+def test_a_large_file_loads_in_batches_numbered_across_them_and_a_broken_one_loads_nothing(tmp_path):
+    """Files many read blocks and several batches long: each is validated whole before any row
+    reaches dlt, so a problem far into a file rejects all of it while the others load."""
+    folder = tmp_path / "landing" / "D1"
+    folder.mkdir(parents=True)
+    header = "attendance_id,student_id,session_date,status,note\n"
+
+    def rows(prefix: str, n: int) -> list[str]:
+        # A quoted newline every 1000 rows, so line numbers and row numbers part ways.
+        return [
+            f"{prefix}{i},S{i % 40},2025-09-08,"
+            + ('"late\nafter a quoted newline"' if i % 1000 == 0 else "present")
+            + f",{'x' * (i % 30)}\n"
+            for i in range(n)
+        ]
+
+    big = header + "".join(rows("A", 600_000))  # more than one dlt item of BATCH_ROWS
+    broken_rows = rows("B", 200_000)
+    broken_rows.insert(150_000, "B-bad,S1,2025-09-08\n")
+    broken = header + "".join(broken_rows)
+    bad_line = broken[: broken.index("B-bad")].count("\n") + 1
+    text = (header + "".join(rows("C", 200_000))).encode()
+    at = text.index(b"C180000,") + 1
+    badtext = text[:at] + b"\xff" + text[at + 1 :]
+    badtext_line = badtext[:at].count(b"\n") + 1
+    (folder / "attendance_big.csv").write_text(big)
+    (folder / "attendance_broken.csv").write_text(broken)
+    (folder / "attendance_text.csv").write_bytes(badtext)
+    manifest = {name: {"rows": n} for name, n in
+                (("attendance_big.csv", 600_000), ("attendance_broken.csv", 200_001), ("attendance_text.csv", 200_000))}
+    (folder / "_manifest.json").write_text(json.dumps({"delivery_code": "D1", "files": manifest}))
+    settings = make_settings(tmp_path, EDUWH_LANDING=str(tmp_path / "landing"))
+
+    result = run(settings, instance_with("D1"), "attendance", "D1")
+
+    assert not result.success
+    reasons = {
+        "attendance_broken.csv": f"attendance_broken.csv: line {bad_line}: expected 5 fields, found 3 "
+        "(1 malformed row(s) in the file)",
+        "attendance_text.csv": f"attendance_text.csv: line {badtext_line}: not UTF-8 text (byte {at + 1})",
+    }
+    assert bad_line > 150_000 and badtext_line > 180_000  # far past the first block of either file
+    assert metadata(result, "attendance")["files"] == {
+        "loaded": {"attendance_big.csv": 600_000}, "skipped_unchanged": [], "failed": reasons, "retracted": [],
+    }
+    assert all(f"- {reason}" in failure_message(result) for reason in reasons.values())
+    # Nothing of the rejected files, every row of the good one, numbered 1.. across the batches.
+    assert query(settings, "SELECT _source_file, count(*) FROM bronze.attendance GROUP BY 1") == [("attendance_big.csv", 600_000)]
+    records = list(csv.reader(io.StringIO(big, newline="")))[1:]
+    expected = [(record[0], record[3], number) for number, record in enumerate(records, start=1)]
+    assert expected[1000] == ("A1000", "late\nafter a quoted newline", 1001)
+    assert query(settings, "SELECT attendance_id, status, _source_row FROM bronze.attendance ORDER BY _source_row") == expected

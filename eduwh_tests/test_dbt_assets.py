@@ -82,8 +82,9 @@ def test_dbt_tests_are_checks_blocking_unless_warn():
 
 
 def test_build_args():
-    assert dbt_build_args() == ["build", "--indirect-selection", "buildable"]
-    assert dbt_build_args(full_refresh=True) == ["build", "--indirect-selection", "buildable", "--full-refresh"]
+    production = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
+    assert dbt_build_args() == production
+    assert dbt_build_args(full_refresh=True) == [*production, "--full-refresh"]
 
 
 def test_warehouse_env_is_absolute_and_restored(tmp_path, monkeypatch):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import uuid
 from collections.abc import Sequence
@@ -23,7 +24,10 @@ from collections.abc import Sequence
 from eduwh_assets.config import PROJECT_ROOT, Settings
 from eduwh_assets.instance import dagster_instance
 from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.sources.landing import LandingZone, is_valid_delivery_code
+from eduwh_assets.automation.runs import process_tags, recover_dead_runs
+from eduwh_assets.cli import UserError, delivery_code
+from eduwh_assets.sources.landing import LandingZone, LandingZoneError
+from eduwh_assets.warehouse import WarehouseUnreadable, check_warehouse
 
 WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 DEFINITIONS_MODULE = "eduwh_assets.definitions"
@@ -82,7 +86,7 @@ def known_deliveries(instance, settings: Settings) -> list[str]:
     registered = set(instance.get_dynamic_partitions(deliveries_partitions.name))
     discovered = LandingZone.from_settings(settings).discover()
     for problem in discovered.problems():
-        print(f"note: {problem}")
+        print(f"note: {problem}", file=sys.stderr)
     missing = sorted(set(discovered.codes) - registered)
     if missing:
         instance.add_dynamic_partitions(deliveries_partitions.name, missing)
@@ -122,7 +126,8 @@ def run_here(instance, codes: Sequence[str], token: str) -> None:
         DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT)
     ).get_reconstructable_job(BACKFILL_JOB)
     for code in codes:
-        with execute_job(job, instance=instance, tags={"dagster/partition": code, REQUEST_TAG: token}) as result:
+        tags = {"dagster/partition": code, REQUEST_TAG: token, **process_tags()}
+        with execute_job(job, instance=instance, tags=tags) as result:
             print(f"  {code}: {'ok' if result.success else 'FAILED'} (run {result.run_id})")
             for event in result.all_events:
                 if event.is_step_failure or event.is_run_failure:
@@ -158,15 +163,20 @@ def wait_for_runs(instance, token: str, codes: Sequence[str], poll_seconds: floa
 
 
 def command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        check_warehouse(settings.warehouse)
+    except WarehouseUnreadable as exc:
+        raise UserError(str(exc)) from None
     with dagster_instance(settings) as instance:
-        known = known_deliveries(instance, settings)
+        for line in recover_dead_runs(instance):
+            print(line, flush=True)
         try:
+            known = known_deliveries(instance, settings)
             codes = select_deliveries(
                 known, all_deliveries=args.all, start=args.start, end=args.end, codes=args.delivery or ()
             )
-        except BackfillSelectionError as exc:
-            print(f"eduwh backfill: {exc}")
-            return 2
+        except (BackfillSelectionError, LandingZoneError) as exc:
+            raise UserError(str(exc)) from None
         token = uuid.uuid4().hex[:12]
         mode = args.mode if args.mode != "auto" else ("daemon" if daemon_is_running(instance) else "here")
         print(f"backfill {token}: {len(codes)} deliveries ({codes[0]} .. {codes[-1]}), mode {mode}")
@@ -184,12 +194,6 @@ def command(args: argparse.Namespace, settings: Settings) -> int:
         for code in failed:
             print(f"  failed: {code} ({statuses[code]})")
         return 1 if failed else 0
-
-
-def delivery_code(value: str) -> str:
-    if not is_valid_delivery_code(value):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a delivery code (^[A-Za-z0-9][A-Za-z0-9._-]{{0,63}}$)")
-    return value
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:

@@ -1,17 +1,16 @@
 """Sensors: new deliveries in the landing zone start ingestion; new bronze data starts a refresh.
 
-Both sensors are idempotent by construction. The landing-zone sensor keys each
-run on (delivery code, fingerprint), so an unchanged delivery never runs twice
-and a re-delivered one runs exactly once more. The bronze sensor consumes every
-materialisation it has seen in one batch, so one bronze change asks for one
-transform run, never a storm.
+Both sensors are idempotent by construction. The landing-zone sensor asks for
+what the warehouse's ledger lacks (automation/pending.py), so an unchanged
+delivery never runs twice, a re-delivered one runs once more, and a warehouse
+that was deleted is reloaded. The bronze sensor consumes every materialisation
+it has seen in one batch, so one bronze change asks for one transform run,
+never a storm.
 """
 
 from __future__ import annotations
 
-import json
 import warnings
-from collections.abc import Iterable, Mapping
 
 from dagster import (
     AssetKey,
@@ -31,9 +30,12 @@ from dagster import (
 from dagster._utils.warnings import SupersessionWarning
 
 from eduwh_assets.automation.jobs import deliveries_job, transform_job
+from eduwh_assets.automation.pending import FINGERPRINT_TAG, new_partitions, pending_deliveries
+from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.sources.landing import Delivery, LandingZone
+from eduwh_assets.sources.landing import LandingZone
+from eduwh_assets.warehouse import WarehouseBusy
 
 DELIVERY_ASSET_KEYS = (AssetKey(["bronze", "attendance"]), AssetKey(["bronze", "assessments"]))
 BRONZE_ASSET_KEYS = (
@@ -45,7 +47,6 @@ BRONZE_ASSET_KEYS = (
 # Layers whose presence in a run means that run already rebuilt what the bronze sensor would.
 TRANSFORM_LAYERS = frozenset({"silver", "gold", "quarantine"})
 
-FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
 TRIGGER_TAG = "eduwh/trigger"
 
 # The daemon evaluates a sensor no more often than this. Listing a blob container is cheap,
@@ -54,36 +55,38 @@ LANDING_SENSOR_INTERVAL_SECONDS = 30
 BRONZE_SENSOR_INTERVAL_SECONDS = 30
 
 
-def parse_cursor(cursor: str | None) -> dict[str, str]:
-    """The landing-zone cursor: delivery code -> fingerprint of the version last requested."""
-    if not cursor:
-        return {}
-    doc = json.loads(cursor)
-    if not isinstance(doc, dict):
-        raise ValueError(f"landing-zone sensor cursor must be a JSON object, got {type(doc).__name__}")
-    return {str(code): str(fp) for code, fp in doc.items()}
+def delivery_requests(
+    instance: DagsterInstance, settings: Settings, trigger: str, log
+) -> tuple[list[RunRequest], list[str], str | None]:
+    """Run requests for the deliveries bronze lacks, the partitions to add, or why there are none.
 
-
-def dump_cursor(seen: Mapping[str, str]) -> str:
-    # Sorted keys keep the cursor stable, so an unchanged zone never rewrites it.
-    return json.dumps(dict(sorted(seen.items())), sort_keys=True, separators=(",", ":"))
-
-
-def changed_deliveries(deliveries: Iterable[Delivery], seen: Mapping[str, str]) -> list[Delivery]:
-    """Deliveries that are new, or whose fingerprint differs from the one in `seen`, in code order."""
-    return sorted((d for d in deliveries if seen.get(d.code) != d.fingerprint), key=lambda d: d.code)
-
-
-def delivery_run_key(delivery: Delivery) -> str:
-    return f"{delivery.code}:{delivery.fingerprint}"
-
-
-def loaded_delivery_codes(instance: DagsterInstance) -> set[str]:
-    """Delivery partitions that bronze already holds, whoever loaded them (`eduwh run`, a backfill, the UI)."""
-    codes: set[str] = set()
-    for key in DELIVERY_ASSET_KEYS:
-        codes |= set(instance.get_materialized_partitions(key))
-    return codes
+    Shared by the landing-zone sensor and the daily deliveries schedule.
+    """
+    discovery = LandingZone.from_settings(settings).discover()
+    for problem in discovery.problems():
+        log.warning(problem)
+    try:
+        ledger = Ledger.read(settings.warehouse)
+    except WarehouseBusy as exc:
+        return [], [], f"{exc}; the landing zone is checked again next time"
+    pending = pending_deliveries(instance, ledger, discovery.complete)
+    for note in pending.notes:
+        log.info(note)
+    if not pending.todo:
+        skipped = f"; skipped {len(discovery.problems())} folder(s), see the log" if discovery.problems() else ""
+        return [], [], f"bronze holds all {len(discovery.complete)} complete deliveries as they are now{skipped}"
+    for delivery in pending.todo:
+        changes = "; ".join(ledger.changes(delivery))
+        log.info(f"delivery {delivery.code!r} ({changes}): requesting ingestion")
+    requests = [
+        RunRequest(
+            run_key=pending.run_key(instance, d),
+            partition_key=d.code,
+            tags={FINGERPRINT_TAG: d.fingerprint, TRIGGER_TAG: trigger},
+        )
+        for d in pending.todo
+    ]
+    return requests, new_partitions(instance, pending.todo), None
 
 
 @sensor(
@@ -94,47 +97,16 @@ def loaded_delivery_codes(instance: DagsterInstance) -> set[str]:
     description=(
         "Watches the landing zone (EDUWH_LANDING, local or az://). Registers each complete new "
         "delivery as a `deliveries` partition and requests its ingestion; a re-delivered "
-        "(changed) delivery is ingested once more."
+        "(changed) delivery is ingested once more. What is pending is read from the warehouse."
     ),
 )
 def landing_zone_sensor(context: SensorEvaluationContext, settings: ResourceParam[Settings]):
-    discovery = LandingZone.from_settings(settings).discover()
-    for problem in discovery.problems():
-        context.log.warning(problem)
-
-    seen = parse_cursor(context.cursor)
-    if context.cursor is None:
-        # First tick on this instance: deliveries that bronze already holds were loaded by
-        # someone else (`eduwh run`, a backfill). Take them as the baseline instead of loading
-        # them again; from here on the fingerprint decides.
-        loaded = loaded_delivery_codes(context.instance)
-        seen = {d.code: d.fingerprint for d in discovery.complete if d.code in loaded}
-
-    todo = changed_deliveries(discovery.complete, seen)
-    if not todo:
-        skipped = f"; skipped {len(discovery.problems())} folder(s), see the tick log" if discovery.problems() else ""
-        return SensorResult(
-            skip_reason=SkipReason(f"no new or changed deliveries among {len(discovery.complete)} complete{skipped}"),
-            cursor=dump_cursor(seen),
-        )
-
-    new_partitions = [
-        d.code for d in todo if not context.instance.has_dynamic_partition(deliveries_partitions.name, d.code)
-    ]
-    for delivery in todo:
-        why = "re-delivered" if delivery.code in seen else "new"
-        context.log.info(f"delivery {delivery.code!r} is {why} (fingerprint {delivery.fingerprint}): requesting ingestion")
+    requests, partitions, skip = delivery_requests(context.instance, settings, "landing_zone_sensor", context.log)
+    if skip:
+        return SensorResult(skip_reason=SkipReason(skip))
     return SensorResult(
-        run_requests=[
-            RunRequest(
-                run_key=delivery_run_key(d),
-                partition_key=d.code,
-                tags={FINGERPRINT_TAG: d.fingerprint, TRIGGER_TAG: "landing_zone_sensor"},
-            )
-            for d in todo
-        ],
-        dynamic_partitions_requests=[deliveries_partitions.build_add_request(new_partitions)] if new_partitions else [],
-        cursor=dump_cursor({**seen, **{d.code: d.fingerprint for d in todo}}),
+        run_requests=requests,
+        dynamic_partitions_requests=[deliveries_partitions.build_add_request(partitions)] if partitions else [],
     )
 
 

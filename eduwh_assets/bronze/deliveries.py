@@ -2,9 +2,10 @@
 
 One Dagster partition is one delivery. A file is the unit of loading:
 
-- it is read whole (through the landing zone's fsspec filesystem, so local and
-  az:// share this code) before any row is handed to dlt, so a broken file is
-  never half-loaded and does not stop the delivery's other files;
+- it is parsed and validated whole (in bounded blocks, through the landing zone's
+  fsspec filesystem, so local and az:// share this code; see readers.py) before
+  any row is handed to dlt, so a broken file is never half-loaded and does not
+  stop the delivery's other files;
 - its rows are merged on (delivery_code, _source_file) with delete-insert, so a
   re-delivered file replaces the rows it had;
 - its fingerprint (size and version) goes into dlt resource state once it is
@@ -14,18 +15,16 @@ One Dagster partition is one delivery. A file is the unit of loading:
 Values are kept as text exactly as received; judging them is silver's job.
 """
 
-import csv
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
 import dlt
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.csv as pcsv
 from dagster import (
     AssetExecutionContext,
     AssetKey,
@@ -38,6 +37,8 @@ from dagster import (
 )
 from dlt.pipeline.exceptions import PipelineStepFailed
 
+from eduwh_assets.bronze.contract import ensure_bronze_tables
+from eduwh_assets.bronze.ledger import FINGERPRINTS, fingerprints_in, pipeline_name, schema_name
 from eduwh_assets.bronze.metadata import table_metadata
 from eduwh_assets.bronze.pipelines import (
     BRONZE_DATASET,
@@ -45,6 +46,7 @@ from eduwh_assets.bronze.pipelines import (
     table_exists,
     warehouse_connection,
 )
+from eduwh_assets.bronze.readers import VALUE_COLUMNS, FileRejected, read_delivered_file
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import (
@@ -56,149 +58,12 @@ from eduwh_assets.sources.landing import (
     ManifestError,
 )
 
-ATTENDANCE_COLUMNS = ("attendance_id", "student_id", "session_date", "status")
-ASSESSMENT_COLUMNS = ("assessment_id", "student_id", "subject", "score", "max_score", "assessed_on")
-VALUE_COLUMNS: dict[str, tuple[str, ...]] = {"attendance": ATTENDANCE_COLUMNS, "assessments": ASSESSMENT_COLUMNS}
 LINEAGE_COLUMNS = ("delivery_code", "_source_file", "_source_row", "_ingested_at")
 MERGE_KEY = ["delivery_code", "_source_file"]
 
 
-class FileRejected(ValueError):
-    """One delivered file cannot be read. The message starts with the file name and says where."""
-
-
 class DeliveryNotReady(RuntimeError):
     """The partition's delivery has no manifest (or no folder) in the landing zone."""
-
-
-# --- readers: bytes of one file -> a table of its value columns, all text ----------------------
-
-
-def _csv_header(file_name: str, data: bytes) -> list[str]:
-    first = data.split(b"\n", 1)[0].rstrip(b"\r")
-    try:
-        line = first.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileRejected(f"{file_name}: line 1 (header): not UTF-8 text (byte {exc.start + 1})") from None
-    if not line.strip():
-        raise FileRejected(f"{file_name}: line 1 (header): empty, expected {','.join(ATTENDANCE_COLUMNS)}")
-    return next(csv.reader([line]))
-
-
-def _line_of(data: bytes, row_text: str) -> int | None:
-    """The line number of a malformed row (pyarrow reports its text, not where it is)."""
-    wanted = row_text.encode("utf-8", "replace")
-    for number, line in enumerate(data.split(b"\n"), start=1):
-        if line.rstrip(b"\r") == wanted:
-            return number
-    return None
-
-
-def read_attendance_csv(file_name: str, data: bytes) -> pa.Table:
-    """The four attendance columns of a CSV file, as strings exactly as written (extra columns ignored)."""
-    header = _csv_header(file_name, data)
-    # Match on the trimmed name, but select by the name as written, which is what pyarrow sees.
-    by_name = {name.strip(): name for name in reversed(header)}
-    missing = [c for c in ATTENDANCE_COLUMNS if c not in by_name]
-    if missing:
-        raise FileRejected(
-            f"{file_name}: line 1 (header): missing required column(s) {', '.join(missing)}; "
-            f"found {','.join(header)}"
-        )
-    wanted = [by_name[c] for c in ATTENDANCE_COLUMNS]
-    malformed: list[Any] = []
-
-    def on_invalid_row(row: Any) -> str:
-        malformed.append(row)
-        return "skip"  # collected, then the whole file is rejected below
-
-    try:
-        table = pcsv.read_csv(
-            pa.BufferReader(data),
-            parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
-            convert_options=pcsv.ConvertOptions(
-                include_columns=wanted,
-                column_types={name: pa.string() for name in wanted},
-                # keep empty fields as "" (as received); NULL would lose that the field was present
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowException, ValueError) as exc:
-        raise FileRejected(f"{file_name}: not readable as CSV: {str(exc).splitlines()[0]}") from None
-    if malformed:
-        row = malformed[0]
-        line = _line_of(data, row.text)
-        where = f"line {line}" if line else "a row"
-        raise FileRejected(
-            f"{file_name}: {where}: expected {row.expected_columns} fields, found {row.actual_columns} "
-            f"({len(malformed)} malformed row(s) in the file)"
-        )
-    return table.rename_columns(list(ATTENDANCE_COLUMNS))
-
-
-def _as_text(value: Any) -> str | None:
-    """A JSON value as text. Numbers already arrive as their literal text (parse_int/parse_float=str)."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def _loads(text: str) -> Any:
-    # Numbers stay as written (`85.0` stays `85.0`, `1e400` does not become inf).
-    return json.loads(text, parse_int=str, parse_float=str, parse_constant=str)
-
-
-def _decode(file_name: str, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise FileRejected(f"{file_name}: line {line}: not UTF-8 text (byte {exc.start + 1})") from None
-
-
-def _json_array_records(file_name: str, text: str) -> list[Any]:
-    try:
-        doc = _loads(text)
-    except json.JSONDecodeError as exc:
-        raise FileRejected(f"{file_name}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-    if not isinstance(doc, list):
-        raise FileRejected(f"{file_name}: line 1: expected a JSON array of objects, found a {type(doc).__name__}")
-    return doc
-
-
-def _json_lines_records(file_name: str, text: str) -> list[Any]:
-    records = []
-    # Split on "\n" only: str.splitlines would also split on U+2028 inside JSON strings.
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            records.append(_loads(line))
-        except json.JSONDecodeError as exc:
-            raise FileRejected(f"{file_name}: invalid JSON at line {number}, column {exc.colno}: {exc.msg}") from None
-    return records
-
-
-def read_assessments_json(file_name: str, data: bytes) -> pa.Table:
-    """The six assessment fields of a JSON array (.json) or JSON Lines (.jsonl) file, as text."""
-    text = _decode(file_name, data)
-    records = _json_lines_records(file_name, text) if file_name.endswith(".jsonl") else _json_array_records(file_name, text)
-    for number, record in enumerate(records, start=1):
-        if not isinstance(record, dict):
-            kind = "line" if file_name.endswith(".jsonl") else "element"
-            raise FileRejected(f"{file_name}: {kind} {number}: expected a JSON object, found {_as_text(record)!r}")
-    return pa.table(
-        {column: pa.array([_as_text(r.get(column)) for r in records], pa.string()) for column in ASSESSMENT_COLUMNS}
-    )
-
-
-READERS: dict[str, Callable[[str, bytes], pa.Table]] = {
-    "attendance": read_attendance_csv,
-    "assessments": read_assessments_json,
-}
 
 
 # --- lineage and the dlt resource ---------------------------------------------------------------
@@ -221,10 +86,16 @@ def _micros(moment: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def with_lineage(values: pa.Table, delivery_code: str, file_name: str, ingested_at: datetime) -> pa.Table:
-    """`values` plus delivery_code, _source_file, _source_row (1-based) and _ingested_at."""
+def with_lineage(
+    values: pa.Table, delivery_code: str, file_name: str, ingested_at: datetime, first_row: int = 1
+) -> pa.Table:
+    """`values` plus delivery_code, _source_file, _source_row and _ingested_at.
+
+    _source_row is 1-based within the file; `first_row` is that of values' first row, for a
+    file handed over in several batches.
+    """
     n = values.num_rows
-    row_numbers = np.arange(1, n + 1, dtype=np.int64)
+    row_numbers = np.arange(first_row, first_row + n, dtype=np.int64)
     arrays = [
         *values.columns,
         _constant_text(delivery_code, n),
@@ -263,6 +134,12 @@ class FileOutcomes:
     skipped_unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # file -> reason
     emptied: list[str] = field(default_factory=list)  # re-delivered with no rows: old rows must go
+    retracted: list[str] = field(default_factory=list)  # loaded before, no longer in the manifest: rows go
+
+    @property
+    def rows_to_delete(self) -> list[str]:
+        """Files whose old rows no load will replace, so they are deleted before the load."""
+        return self.emptied + self.retracted
 
 
 # Rows per Arrow table handed to dlt: ~50 MB of attendance, so memory stays bounded at any scale.
@@ -281,13 +158,13 @@ def delivery_resource(
 
     Files are handed to dlt in Arrow tables of about BATCH_ROWS rows: dlt pays a
     few milliseconds per item (schema inference, buffering, a parquet row group),
-    which one item per small file multiplies across a range of deliveries.
+    which one item per small file multiplies across a range of deliveries. Small
+    files share an item; a large one spans several.
     """
-    reader = READERS[source]
 
     def delivered_files():
         # {delivery_code: {file name: fingerprint}} of every file whose rows are in the table.
-        fingerprints = dlt.current.resource_state().setdefault("fingerprints", {})
+        fingerprints = dlt.current.resource_state().setdefault(FINGERPRINTS, {})
         batch: list[pa.Table] = []
         batch_rows = 0
         for delivery in deliveries:
@@ -298,26 +175,37 @@ def delivery_resource(
                     seen.skipped_unchanged.append(file.name)
                     continue
                 try:
-                    values = reader(file.name, zone.read_bytes(file.path))
+                    # The whole file is parsed and validated here, before any of its rows is
+                    # yielded: a broken file is never half-loaded.
+                    parsed = read_delivered_file(source, file.name, partial(zone.open_file, file.path))
                 except FileRejected as exc:
                     seen.failed[file.name] = str(exc)
                     continue
                 except FileNotFoundError:
                     seen.failed[file.name] = f"{file.name}: disappeared from the landing zone while being read"
                     continue
-                if values.num_rows:
-                    batch.append(with_lineage(values, delivery.code, file.name, datetime.now(timezone.utc)))
-                    batch_rows += values.num_rows
-                    if batch_rows >= BATCH_ROWS:
-                        yield _concat(batch)
-                        batch, batch_rows = [], 0
-                elif file.name in known:
+                with parsed:
+                    ingested_at = datetime.now(timezone.utc)
+                    first_row = 1
+                    for values in parsed.batches():
+                        batch.append(with_lineage(values, delivery.code, file.name, ingested_at, first_row))
+                        first_row += values.num_rows
+                        batch_rows += values.num_rows
+                        if batch_rows >= BATCH_ROWS:
+                            yield _concat(batch)
+                            batch, batch_rows = [], 0
+                if not parsed.num_rows and file.name in known:
                     seen.emptied.append(file.name)
                 # dlt commits this state in the same load as the rows, and only once the whole
                 # extract has succeeded (the last batch is yielded below), so a fingerprint is
                 # never stored without its file's rows.
                 known[file.name] = file.fingerprint
-                seen.loaded[file.name] = values.num_rows
+                seen.loaded[file.name] = parsed.num_rows
+            # SPEC §3.2: a delivery is what its latest manifest lists; a file it dropped is retracted.
+            listed = {file.name for file in delivery.files_for(source)}
+            for name in sorted(set(known) - listed):
+                seen.retracted.append(name)
+                del known[name]
         if batch:
             yield _concat(batch)
 
@@ -355,24 +243,6 @@ class RangeLoad:
     table_metadata: dict[str, Any]
     # wall seconds per phase, so a slow run shows where its time went
     seconds: dict[str, float]
-
-
-def pipeline_name(source: str) -> str:
-    return f"eduwh_bronze_{source}"
-
-
-def schema_name(source: str) -> str:
-    return f"eduwh_{source}"
-
-
-def stored_fingerprints(pipeline: dlt.Pipeline, source: str) -> dict[str, dict[str, str]]:
-    """{delivery_code: {file name: fingerprint}} from the state dlt restored from the warehouse.
-
-    The same dict `delivery_resource` reads through dlt.current.resource_state().
-    """
-    sources = pipeline.state.get("sources", {})
-    resources = sources.get(schema_name(source), {}).get("resources", {})
-    return resources.get(source, {}).get("fingerprints", {})
 
 
 def pending_files(deliveries: list[Delivery], source: str, known: dict[str, dict[str, str]]) -> list[tuple[str, str]]:
@@ -455,7 +325,7 @@ def load_deliveries(settings: Settings, codes: list[str], source: str) -> RangeL
         # (re-delivered, or left behind by a crashed attempt: the retry then replaces them).
         # Otherwise no row can share a merge key with what is loaded, so a plain append
         # gives the same result without copying every row through a staging table.
-        merge = files_have_rows(con, source, pending_files(deliveries, source, stored_fingerprints(pipeline, source)))
+        merge = files_have_rows(con, source, pending_files(deliveries, source, fingerprints_in(pipeline.state, source)))
         lap("restore_state")
         resource = delivery_resource(zone, deliveries, source, outcomes, merge=merge)
         try:
@@ -466,14 +336,16 @@ def load_deliveries(settings: Settings, codes: list[str], source: str) -> RangeL
             raise
         lap("read_and_extract")
         for code, seen in outcomes.items():
-            if seen.emptied:
-                # A re-delivered file that is now empty yields no rows for delete-insert to key on.
-                # Deleting before the load is safe: if the load fails, its fingerprint is not
-                # committed, so the next run reads it again and reaches the same result.
-                _delete_files(con, source, code, seen.emptied)
+            if seen.rows_to_delete:
+                # A file re-delivered empty, or retracted, yields no rows for delete-insert to key
+                # on. Deleting before the load is safe: if the load fails, the ledger is not
+                # committed, so the next run finds the same files pending and does the same.
+                _delete_files(con, source, code, seen.rows_to_delete)
         pipeline.normalize()
         lap("normalize")
         pipeline.load()
+        # A source with no rows yet gets no table from dlt; dbt and the checks still need it.
+        ensure_bronze_tables(con, [source])
         lap("load")
         metadata = table_metadata(
             con,
@@ -507,16 +379,18 @@ def _file_outcomes(outcomes: FileOutcomes) -> dict[str, Any]:
         "loaded": dict(sorted(outcomes.loaded.items())),
         "skipped_unchanged": sorted(outcomes.skipped_unchanged),
         "failed": dict(sorted(outcomes.failed.items())),
+        "retracted": sorted(outcomes.retracted),
     }
 
 
 def per_delivery_table(results: list[DeliveryLoad]) -> str:
     rows = [
         f"| {r.delivery_code} | {r.rows_loaded} | {len(r.outcomes.loaded)} | "
-        f"{len(r.outcomes.skipped_unchanged)} | {len(r.outcomes.failed)} |"
+        f"{len(r.outcomes.skipped_unchanged)} | {len(r.outcomes.failed)} | {len(r.outcomes.retracted)} |"
         for r in results
     ]
-    return "| delivery | rows loaded | files loaded | unchanged | failed |\n|---|---|---|---|---|\n" + "\n".join(rows)
+    header = "| delivery | rows loaded | files loaded | unchanged | failed | retracted |\n|---|---|---|---|---|---|\n"
+    return header + "\n".join(rows)
 
 
 def _materialise(context: AssetExecutionContext, settings: Settings, source: str):
@@ -532,6 +406,7 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
         "\n".join(
             f"bronze.{source} <- {r.delivery_code}: {r.rows_loaded} rows from {len(r.outcomes.loaded)} "
             f"file(s); {len(r.outcomes.skipped_unchanged)} unchanged, {len(r.outcomes.failed)} failed"
+            + (f", retracted {', '.join(r.outcomes.retracted)}" if r.outcomes.retracted else "")
             for r in results
         )
         + f"\n({'delete-insert' if results[0].merged else 'append'}; seconds {load.seconds})"
@@ -543,6 +418,7 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
             "files_loaded": MetadataValue.int(sum(len(r.outcomes.loaded) for r in results)),
             "files_skipped_unchanged": MetadataValue.int(sum(len(r.outcomes.skipped_unchanged) for r in results)),
             "files_failed": MetadataValue.int(sum(len(r.outcomes.failed) for r in results)),
+            "files_retracted": MetadataValue.int(sum(len(r.outcomes.retracted) for r in results)),
             "write_disposition": MetadataValue.text("delete-insert" if results[0].merged else "append"),
             "seconds": MetadataValue.json(load.seconds),
         }

@@ -9,12 +9,16 @@ warehouse is a full refresh, and nothing outside it needs cleaning up.
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Iterator
 
 import dlt
 import duckdb
+import psutil
 
 from eduwh_assets.config import Settings
 
@@ -45,6 +49,30 @@ def dlt_config(*, add_dlt_id: bool) -> dict[str, Any]:
     }
 
 
+# dlt's working folders live here, one per running pipeline, named after the process.
+WORK_ROOT = Path(tempfile.gettempdir()) / "eduwh-dlt"
+
+
+def remove_orphaned_folders(root: Path = WORK_ROOT) -> list[Path]:
+    """Remove the working folders of processes that died before they could clean up (SIGKILL)."""
+    removed = []
+    for folder in root.glob("*-*") if root.exists() else []:
+        pid = folder.name.split("-", 1)[0]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
+
+
+@contextmanager
+def working_folder(name: str) -> Iterator[str]:
+    """A fresh folder for one pipeline run, removed on exit, and by the next run if this process is killed."""
+    remove_orphaned_folders()
+    WORK_ROOT.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{os.getpid()}-{name}-", dir=WORK_ROOT) as folder:
+        yield folder
+
+
 @contextmanager
 def bronze_pipeline(
     settings: Settings,
@@ -65,7 +93,7 @@ def bronze_pipeline(
     ownership and closes it.
     """
     settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"eduwh-{name}-") as workdir, dlt.config.values(
+    with working_folder(name) as workdir, dlt.config.values(
         dlt_config(add_dlt_id=add_dlt_id)
     ):
         destination = dlt.destinations.duckdb(

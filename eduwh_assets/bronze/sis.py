@@ -21,10 +21,18 @@ from dagster import (
 )
 from dlt.sources.sql_database import sql_table
 
+from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.metadata import table_metadata
 from eduwh_assets.bronze.pipelines import bronze_pipeline, rows_loaded, warehouse_connection
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
-from eduwh_assets.sources.sis_server import SisUnavailableError, check_sis, describe_url, sis_url
+from eduwh_assets.sources.sis_server import (
+    SisUnavailableError,
+    check_sis,
+    describe_url,
+    scrub_password,
+    sis_url,
+    sqlalchemy_url,
+)
 
 SIS_SCHEMA = "sis"
 PIPELINE_NAME = "eduwh_bronze_sis"
@@ -58,20 +66,14 @@ class SisLoadError(RuntimeError):
     """The SIS answered but loading from it failed (e.g. a table is missing). No password in the message."""
 
 
-def _scrub(text: str, url: str) -> str:
-    """Remove the password from a message, in case a driver or dlt ever echoes the URL."""
-    try:
-        password = sa.make_url(url).password
-    except Exception:
-        password = None
-    return text.replace(str(password), "***") if password else text
-
-
 def sis_engine(url: str) -> sa.Engine:
-    """An engine on the SIS, after checking it answers, so a dead SIS fails before anything is written."""
+    """An engine on the SIS, after checking it answers, so a dead SIS fails before anything is written.
+
+    `url` may be any PostgreSQL URL form sqlalchemy_url accepts.
+    """
+    url = sqlalchemy_url(url)
     check_sis(url)
-    connect_args = {"connect_timeout": 10} if url.startswith("postgresql") else {}
-    return sa.create_engine(url, connect_args=connect_args)
+    return sa.create_engine(url, connect_args={"connect_timeout": 10})
 
 
 def sis_resources(engine: sa.Engine) -> list:
@@ -108,7 +110,7 @@ def load_sis(settings: Settings) -> SisLoad:
                 pipeline.run(sis_resources(engine), schema=dlt.Schema("eduwh_sis"))
             except Exception as exc:
                 # dlt wraps driver errors; keep the message useful but free of the password.
-                raise SisLoadError(f"loading SIS {describe_url(url)} failed: {_scrub(str(exc), url)}") from None
+                raise SisLoadError(f"loading SIS {describe_url(url)} failed: {scrub_password(str(exc), url)}") from None
             counts = rows_loaded(pipeline)
     finally:
         engine.dispose()
@@ -134,6 +136,9 @@ def sis_assets(context: AssetExecutionContext, settings: ResourceParam[Settings]
         result = load_sis(settings)
     except (SisUnavailableError, SisLoadError) as exc:
         raise Failure(description=str(exc)) from None
+    with warehouse_connection(settings) as con:
+        # A SIS table with no rows yet gets no table from dlt; dbt still needs it.
+        ensure_bronze_tables(con, [bronze_table(t) for t in SIS_TABLES])
     for table in SIS_TABLES:
         name = bronze_table(table)
         with warehouse_connection(settings) as con:

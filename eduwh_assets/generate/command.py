@@ -7,6 +7,7 @@ import sys
 import time
 from typing import Any
 
+from eduwh_assets.cli import positive_int
 from eduwh_assets.generate.config import DEFAULT_SCALE, SCALES
 
 
@@ -19,10 +20,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--scale", choices=list(SCALES), default=DEFAULT_SCALE, help=f"size (default {DEFAULT_SCALE})")
-    p.add_argument("--attendance-rows", type=int, help="size by about this many attendance rows instead")
-    p.add_argument("--deliveries", type=int, help="number of deliveries (default: the scale's)")
+    p.add_argument("--attendance-rows", type=positive_int, help="size by about this many attendance rows instead")
+    p.add_argument("--deliveries", type=positive_int, help="number of deliveries (default: the scale's)")
     p.add_argument("--landing", help="landing zone: path, file://, or az://container[/prefix] (default: EDUWH_LANDING)")
-    p.add_argument("--sis-url", help="SQLAlchemy URL of a SIS database to (re)create (default: the embedded SIS)")
+    p.add_argument("--sis-url", help="PostgreSQL URL of a SIS database to (re)create, "
+                   "e.g. postgresql://user:pass@host:5432/sis (default: the embedded SIS)")
     p.add_argument("--no-sis", action="store_true", help="do not write the SIS")
     p.add_argument("--no-landing", action="store_true", help="do not write deliveries")
     p.add_argument("--late-students", action="store_true",
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     from eduwh_assets.generate.config import GeneratorConfig
     from eduwh_assets.generate.core import generate
     from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
-    from eduwh_assets.sources.sis_server import redact_url, sis_url
+    from eduwh_assets.sources.sis_server import SisUrlError, redact_url, sis_url, sqlalchemy_url
 
     write_db = not args.no_sis or args.late_students
     if write_db and not args.sis_url and settings.sis_url:
@@ -43,6 +45,14 @@ def run(args: argparse.Namespace, settings: Any) -> int:
         print("error: EDUWH_SIS_URL is set and eduwh never writes to that SIS; "
               "name the database to (re)create with --sis-url, or pass --no-sis", file=sys.stderr)
         return 2
+    target = None
+    if write_db and args.sis_url:
+        # Checked before generating, which can take minutes at the large scales.
+        try:
+            target = sqlalchemy_url(args.sis_url)
+        except SisUrlError as exc:
+            print(f"error: --sis-url: {exc}", file=sys.stderr)
+            return 2
     started = time.perf_counter()
     cfg = GeneratorConfig.for_scale(
         args.scale, args.seed, attendance_rows=args.attendance_rows, deliveries=args.deliveries
@@ -55,7 +65,7 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
     url = None
     if write_db:
-        url = args.sis_url or sis_url(settings)
+        url = target or sis_url(settings)
     if args.late_students:
         added = add_late_students(dataset, url)
         print(f"SIS {redact_url(url)}: added {added} late students")

@@ -9,6 +9,7 @@ import pandas as pd
 
 from eduwh_assets.generate.core import Dataset, GeneratedDelivery
 from eduwh_assets.sources.landing import MANIFEST_NAME, LandingZone, is_valid_delivery_code
+from eduwh_assets.sources.sis_server import sqlalchemy_url
 
 SIS_DDL = """
 CREATE SCHEMA IF NOT EXISTS sis;
@@ -60,10 +61,10 @@ _SEED_LOCK_ID = 0x5E1D5
 
 
 def _connect(url: str):
-    """A raw psycopg2 connection (for COPY) from a SQLAlchemy URL."""
+    """A raw psycopg2 connection (for COPY) from any PostgreSQL URL form sqlalchemy_url accepts."""
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = sa.create_engine(sqlalchemy_url(url), poolclass=sa.pool.NullPool)
     conn = engine.raw_connection()
     engine.dispose()
     return conn
@@ -77,7 +78,7 @@ def _copy(cur, table: str, df: pd.DataFrame) -> None:
     cur.copy_expert(f"COPY sis.{table} ({', '.join(df.columns)}) FROM STDIN WITH (FORMAT csv)", buf)
 
 
-def write_sis(dataset: Dataset, sqlalchemy_url: str, include_late: bool = False) -> dict[str, int]:
+def write_sis(dataset: Dataset, url: str, include_late: bool = False) -> dict[str, int]:
     """(Re)create schema `sis` with its three tables and load the data set's rows; returns rows per table.
 
     Drops and recreates the tables, so it is only for a generator-owned database.
@@ -88,7 +89,7 @@ def write_sis(dataset: Dataset, sqlalchemy_url: str, include_late: bool = False)
         "classes": dataset.classes,
         "students": dataset.sis_students(include_late),
     }
-    conn = _connect(sqlalchemy_url)
+    conn = _connect(url)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (_SEED_LOCK_ID,))

@@ -8,18 +8,17 @@ as the work is done.
 from __future__ import annotations
 
 import tempfile
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
+from eduwh_assets.warehouse import connect_read_only
+
 # DuckDB's share of a check's memory; the rest is left to the pandas chunks.
 DUCKDB_MEMORY_LIMIT = "1GB"
 DUCKDB_THREADS = 2
-# A writer in another run holds DuckDB's file lock for the length of its step; wait for it.
-LOCK_WAIT_SECONDS = 120.0
 
 
 class WarehouseMissing(FileNotFoundError):
@@ -32,15 +31,7 @@ def open_warehouse(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
     path = Path(path)
     if not path.exists():
         raise WarehouseMissing(f"warehouse {path} does not exist yet")
-    deadline = time.monotonic() + LOCK_WAIT_SECONDS
-    while True:
-        try:
-            conn = duckdb.connect(str(path), read_only=True)
-            break
-        except duckdb.IOException as exc:
-            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    conn = connect_read_only(path)
     try:
         with tempfile.TemporaryDirectory(prefix="eduwh-quality-") as spill:
             conn.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")

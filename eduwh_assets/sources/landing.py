@@ -68,6 +68,17 @@ class Manifest:
     rows: dict[str, int]  # file name -> row count the sender declares
 
     @classmethod
+    def parse_bytes(cls, data: bytes, *, folder: str) -> "Manifest":
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = data[: exc.start].count(b"\n") + 1
+            raise ManifestError(
+                f"{folder}/{MANIFEST_NAME}: not UTF-8 text (line {line}, byte {exc.start + 1})"
+            ) from None
+        return cls.parse(text, folder=folder)
+
+    @classmethod
     def parse(cls, text: str, *, folder: str) -> "Manifest":
         where = f"{folder}/{MANIFEST_NAME}"
         try:
@@ -95,7 +106,8 @@ class Manifest:
 class Delivery:
     code: str
     manifest: Manifest
-    files: list[DeliveredFile]
+    files: list[DeliveredFile]  # data files present and listed in the manifest: the delivery's content
+    unlisted: list[str] = field(default_factory=list)  # data files present but not in the manifest
 
     @property
     def fingerprint(self) -> str:
@@ -125,7 +137,51 @@ class Discovery:
         out = [f"skipped folder {name!r}: not a valid delivery code" for name in self.invalid]
         out += [f"delivery {code!r} is incomplete: no {MANIFEST_NAME} yet" for code in self.incomplete]
         out += [f"delivery {code!r} skipped: {why}" for code, why in self.broken.items()]
+        out += [
+            f"delivery {d.code!r}: {name} is not listed in its {MANIFEST_NAME}, so it is not loaded"
+            for d in self.complete
+            for name in d.unlisted
+        ]
         return out
+
+
+class ZoneFile:
+    """A landing-zone file open for reading (`LandingZone.open_file`).
+
+    Reads go to the fsspec file (adlfs fetches Azure blobs in ranges as they are
+    read); their errors become LandingZoneError, as `read_bytes` reports them.
+    """
+
+    def __init__(self, stream: Any, zone_url: str, path: str):
+        self._stream = stream
+        self._zone_url = zone_url
+        self._path = path
+
+    @property
+    def closed(self) -> bool:
+        return self._stream.closed
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise LandingZoneError(
+                f"landing zone {self._zone_url}: cannot read {self._path}: {type(exc).__name__}"
+            ) from None
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> "ZoneFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class LandingZone:
@@ -185,6 +241,9 @@ class LandingZone:
 
     def _listing(self, path: str) -> list[dict[str, Any]]:
         self.check_reachable()
+        # fsspec shares filesystem instances, and their listing caches, across a process; a
+        # sensor in a long-lived code server must see folders that landed since its last look.
+        self.fs.invalidate_cache(path)
         try:
             return self.fs.ls(path, detail=True)
         except FileNotFoundError:
@@ -214,6 +273,20 @@ class LandingZone:
         except Exception as exc:
             raise LandingZoneError(f"landing zone {self.url}: cannot read {path}: {type(exc).__name__}") from None
 
+    def open_file(self, path: str) -> "ZoneFile":
+        """`path` open for reading in binary, in blocks; errors are reported like read_bytes'.
+
+        FileNotFoundError (the file went away) passes through as it is; any other error,
+        on opening or on any read, is a LandingZoneError naming the zone and the file.
+        """
+        try:
+            stream = self.fs.open(path, "rb")
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise LandingZoneError(f"landing zone {self.url}: cannot read {path}: {type(exc).__name__}") from None
+        return ZoneFile(stream, self.url, path)
+
     def open(self, path: str, mode: str = "rb"):
         return self.fs.open(path, mode)
 
@@ -226,7 +299,7 @@ class LandingZone:
         names = {e["name"].rstrip("/").rsplit("/", 1)[-1]: e for e in entries if e.get("type") == "file"}
         if MANIFEST_NAME not in names:
             return None
-        manifest = Manifest.parse(self.read_bytes(names[MANIFEST_NAME]["name"]).decode("utf-8"), folder=code)
+        manifest = Manifest.parse_bytes(self.read_bytes(names[MANIFEST_NAME]["name"]), folder=code)
         files = [
             DeliveredFile(
                 delivery_code=code,
@@ -236,9 +309,11 @@ class LandingZone:
                 version=str(entry.get("etag") or entry.get("last_modified") or entry.get("mtime") or ""),
             )
             for name, entry in sorted(names.items())
-            if source_of(name) is not None
+            if source_of(name) is not None and name in manifest.rows
         ]
-        return Delivery(code=code, manifest=manifest, files=files)
+        # The manifest is the delivery's content: a data file it does not list is not loaded.
+        unlisted = sorted(name for name in names if source_of(name) is not None and name not in manifest.rows)
+        return Delivery(code=code, manifest=manifest, files=files, unlisted=unlisted)
 
     def discover(self) -> Discovery:
         """Scan every folder: complete deliveries in code order, and what was skipped and why."""

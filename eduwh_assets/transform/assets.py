@@ -9,6 +9,8 @@ from pathlib import Path
 from dagster import AssetExecutionContext, ResourceParam
 from dagster_dbt import DbtCliResource, dbt_assets
 
+from eduwh_assets.bronze.contract import ensure_bronze_tables
+from eduwh_assets.bronze.pipelines import warehouse_connection
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
 from eduwh_assets.transform.translator import EduwhDbtTranslator
@@ -36,6 +38,12 @@ def dbt_target(settings: Settings, layer: str) -> Path:
 
 
 def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, layer: str):
+    if layer == "silver":
+        # dbt reads every bronze table; one whose source has sent nothing yet is created empty.
+        with warehouse_connection(settings) as con:
+            created = ensure_bronze_tables(con)
+        if created:
+            context.log.info(f"created empty bronze table(s) {', '.join(created)}: nothing received for them yet")
     with warehouse_env(settings):
         yield from dbt.cli(dbt_build_args(), context=context, target_path=dbt_target(settings, layer)).stream()
 

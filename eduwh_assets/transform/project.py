@@ -38,11 +38,20 @@ def dbt_build_args(full_refresh: bool = False) -> list[str]:
     step: a test that also reads gold (a relationship from gold to a silver
     dimension) must wait for the gold step instead of running before gold
     exists, while a test of gold against bronze still runs with gold.
+
+    Unit tests check the models' logic on fixed inputs, not the data, so they are a
+    development check (`dbt_unit_test_args`, run by the test suite and CI), not a
+    step of every production build.
     """
-    args = ["build", "--indirect-selection", "buildable"]
+    args = ["build", "--indirect-selection", "buildable", "--exclude-resource-type", "unit_test"]
     if full_refresh:
         args.append("--full-refresh")
     return args
+
+
+def dbt_unit_test_args() -> list[str]:
+    """Every dbt unit test, for development and CI (they need the models built once, for column types)."""
+    return ["test", "--select", "test_type:unit"]
 
 
 def dbt_env(settings: Settings) -> dict[str, str]:

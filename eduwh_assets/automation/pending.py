@@ -1,0 +1,69 @@
+"""Which deliveries the sensor and the daily schedule ask to ingest.
+
+The ledger in the warehouse says which deliveries are pending (a file that is
+new, changed or retracted). Run history only says whether asking again helps:
+a run for this version that is still queued or running is waited for, and one
+that failed is not retried until the delivery changes or a backfill asks. A
+version whose run succeeded but which the ledger no longer holds (the warehouse
+was deleted or restored) is asked for again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+
+from eduwh_assets.automation.jobs import deliveries_job
+from eduwh_assets.bronze.ledger import Ledger
+from eduwh_assets.partitions import deliveries_partitions
+from eduwh_assets.sources.landing import Delivery
+
+FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
+
+
+@dataclass
+class Pending:
+    """Deliveries to request now, and a line for each one held back or no longer in the zone."""
+
+    todo: list[Delivery] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def run_key(self, instance: DagsterInstance, delivery: Delivery) -> str:
+        # One key per attempt at one version: a tick that is retried does not ask twice,
+        # and a version the warehouse lost can be asked for again.
+        attempts = len(runs_for(instance, delivery, limit=None))
+        return f"{delivery.code}:{delivery.fingerprint}:{attempts + 1}"
+
+
+def runs_for(instance: DagsterInstance, delivery: Delivery, limit: int | None = 1):
+    """The latest runs that were asked to ingest exactly this version of `delivery`."""
+    return instance.get_runs(
+        filters=RunsFilter(
+            job_name=deliveries_job.name,
+            tags={"dagster/partition": delivery.code, FINGERPRINT_TAG: delivery.fingerprint},
+        ),
+        limit=limit,
+    )
+
+
+def pending_deliveries(instance: DagsterInstance, ledger: Ledger, complete: list[Delivery]) -> Pending:
+    pending = Pending()
+    for code in ledger.vanished({d.code for d in complete}):
+        pending.notes.append(f"delivery {code!r} is no longer in the landing zone; its rows stay in the warehouse")
+    for delivery in ledger.pending(complete):
+        latest = next(iter(runs_for(instance, delivery)), None)
+        if latest is None or latest.status == DagsterRunStatus.SUCCESS:
+            pending.todo.append(delivery)
+        elif not latest.is_finished:
+            pending.notes.append(f"delivery {delivery.code!r}: run {latest.run_id[:8]} is loading this version")
+        else:
+            pending.notes.append(
+                f"delivery {delivery.code!r}: run {latest.run_id[:8]} failed on this version; it is tried again "
+                f"when the delivery changes, or now with `eduwh backfill --delivery {delivery.code}`"
+            )
+    return pending
+
+
+def new_partitions(instance: DagsterInstance, deliveries: list[Delivery]) -> list[str]:
+    return [d.code for d in deliveries if not instance.has_dynamic_partition(deliveries_partitions.name, d.code)]
