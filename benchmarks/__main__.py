@@ -74,7 +74,7 @@ def main() -> int:
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="eduwh-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
-    sis_url = server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
+    sis_url = server.get_uri()  # the plain form, which EDUWH_SIS_URL accepts
     env = dict(os.environ)
     env.update(
         EDUWH_DATA_DIR=str(workdir / "data"),

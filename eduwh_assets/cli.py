@@ -48,7 +48,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def quiet_library_warnings() -> None:
+    """Libraries' notices about their own APIs (beta, preview, a runtime folder) are for eduwh's
+    developers, who see them in the test suite; a user of the command line gets none of them."""
+    import warnings
+
+    from dagster import BetaWarning, PreviewWarning, SupersessionWarning
+    from platformdirs import RuntimeDirWarning
+
+    for category in (BetaWarning, PreviewWarning, SupersessionWarning, RuntimeDirWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet_library_warnings()  # before the parser imports the code location
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args, Settings.from_env()) or 0)

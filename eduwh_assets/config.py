@@ -17,6 +17,12 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "eduwh_dbt"
 # Name of the Dagster concurrency pool shared by every writer of the DuckDB warehouse.
 WAREHOUSE_POOL = "duckdb_warehouse"
 
+# DuckDB's memory and threads on every connection (dlt, dbt, checks). DuckDB's own default
+# is 80% of the machine's memory per connection; with dbt and dlt beside it that is too much.
+# At 1 GB it spills big sorts and joins to disk instead, which keeps each phase under 2 GiB.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
+DEFAULT_DUCKDB_THREADS = 2
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -33,12 +39,19 @@ class Settings:
     sis_url: str | None
     azure_connection_string: str | None
     dagster_home: Path
+    duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
+    duckdb_threads: int = DEFAULT_DUCKDB_THREADS
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
             f"Settings(warehouse={str(self.warehouse)!r}, landing={self.landing!r}, "
             f"sis={'external' if self.sis_url else 'embedded'}, dagster_home={str(self.dagster_home)!r})"
         )
+
+    @property
+    def duckdb_config(self) -> dict[str, str]:
+        """The settings every DuckDB connection to the warehouse opens with."""
+        return {"memory_limit": self.duckdb_memory_limit, "threads": str(self.duckdb_threads)}
 
     @property
     def embedded_sis_dir(self) -> Path:
@@ -71,4 +84,6 @@ class Settings:
             sis_url=env.get("EDUWH_SIS_URL") or None,
             azure_connection_string=env.get("EDUWH_AZURE_CONNECTION_STRING") or None,
             dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster").resolve(),
+            duckdb_memory_limit=env.get("EDUWH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT,
+            duckdb_threads=int(env.get("EDUWH_DUCKDB_THREADS") or DEFAULT_DUCKDB_THREADS),
         )

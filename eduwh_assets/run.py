@@ -12,6 +12,7 @@ import argparse
 import shutil
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 import duckdb
 from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 
-from eduwh_assets.automation.runs import process_tags, recover_dead_runs
+from eduwh_assets.automation.runs import process_tags, recover_dead_runs, wait_for_free_pool
 from eduwh_assets.cli import UserError, delivery_code
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError, is_valid_delivery_code
@@ -66,7 +67,12 @@ def step_failures(result) -> list[str]:
     out = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            message = event.step_failure_data.error.message.strip()
+            error = event.step_failure_data.error
+            # Dagster wraps an unexpected exception in "Error occurred while executing op";
+            # the exception underneath is the one that says what went wrong.
+            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
+                error = error.cause
+            message = error.message.strip()
             out.append(f"{event.step_key}: {message}")
     return out
 
@@ -169,6 +175,7 @@ class MainJob:
 
     def execute(self, label: str, job_name: str, tags: dict[str, str] | None = None) -> bool:
         job = self.defs.resolve_job_def(job_name)
+        wait_for_free_pool(self.instance, lambda line: print(line, flush=True))
         print(f"{label}: running", flush=True)
         tags = {**(tags or {}), **process_tags()}
         with stopped_cleanly(self.instance, tags, self.settings.warehouse):
@@ -207,7 +214,16 @@ class MainJob:
             )
 
     def transform(self) -> None:
-        self.execute("silver and gold", "transform_job")
+        """Rebuild silver and gold, unless they were built from bronze as it is now."""
+        from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, current_build
+        from eduwh_assets.bronze.ledger import bronze_version
+
+        version = bronze_version(self.settings.warehouse)
+        built = current_build(self.instance, version)
+        if built is not None:
+            print(f"silver and gold: current, built by run {built.run_id[:8]} from bronze as it is now", flush=True)
+            return
+        self.execute("silver and gold", "transform_job", tags={BRONZE_VERSION_TAG: version} if version else None)
 
 
 def was_interrupted(result) -> bool:
@@ -248,9 +264,6 @@ def stopped_cleanly(instance: DagsterInstance, tags: dict[str, str], warehouse) 
     Dagster unwinds the run's steps on the interrupt (dbt is stopped, dlt's working
     folder removed); what it may leave behind is the run's status and its slot.
     """
-    previous = signal.getsignal(signal.SIGTERM)
-    # SIGTERM takes the path of Ctrl-C, so a service manager's stop is as clean as a user's.
-    signal.signal(signal.SIGTERM, lambda *_: signal.raise_signal(signal.SIGINT))
     try:
         yield
     except KeyboardInterrupt:
@@ -263,8 +276,17 @@ def stopped_cleanly(instance: DagsterInstance, tags: dict[str, str], warehouse) 
             instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
             print(f"\nstopped: run {run.run_id[:8]} recorded as failed, its {WAREHOUSE_POOL} slot freed", file=sys.stderr)
         raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_on_sigterm(signum, frame) -> None:
+    """SIGTERM takes the path of Ctrl-C, so a service manager's stop is as clean as a user's.
+
+    Inside a Dagster run, Dagster's own SIGINT handler defers the stop to a safe point;
+    elsewhere (or when SIGINT is ignored, as for a background job) it stops here.
+    """
+    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
+        raise KeyboardInterrupt
+    signal.raise_signal(signal.SIGINT)
 
 
 def remove_warehouse(settings: Settings, instance: DagsterInstance) -> None:
@@ -295,6 +317,9 @@ def remove_warehouse(settings: Settings, instance: DagsterInstance) -> None:
 
 
 def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_refresh: bool = False) -> int:
+    # Signal handlers belong to the main thread; a caller on another thread keeps its own.
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop_on_sigterm) if on_main_thread else None
     try:
         return _run_main(settings, deliveries=deliveries, full_refresh=full_refresh)
     except (UserError, WarehouseUnreadable, WarehouseBusy, LandingZoneError) as exc:
@@ -303,6 +328,9 @@ def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_re
     except KeyboardInterrupt:
         print("eduwh run: stopped", file=sys.stderr)
         return 130
+    finally:
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_main(settings: Settings, *, deliveries: list[str] | None, full_refresh: bool) -> int:

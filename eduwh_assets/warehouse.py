@@ -29,7 +29,9 @@ def is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, duckdb.IOException) and "Could not set lock" in str(exc)
 
 
-def connect_read_only(path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> duckdb.DuckDBPyConnection:
+def connect_read_only(
+    path: Path, wait_seconds: float = LOCK_WAIT_SECONDS, config: dict[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
     """A read-only connection, once no other process is writing; WarehouseBusy after `wait_seconds`.
 
     The message of WarehouseBusy names the process holding the lock, as DuckDB reports it.
@@ -37,7 +39,7 @@ def connect_read_only(path: Path, wait_seconds: float = LOCK_WAIT_SECONDS) -> du
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(str(path), read_only=True)
+            return duckdb.connect(str(path), read_only=True, config=config or {})
         except duckdb.IOException as exc:
             if not is_lock_conflict(exc):
                 raise

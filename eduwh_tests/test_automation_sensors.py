@@ -10,8 +10,10 @@ partition additions are asserted exactly.
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
+import duckdb
 import fsspec
 import pytest
 from dagster import (
@@ -19,6 +21,8 @@ from dagster import (
     AssetKey,
     AssetMaterialization,
     DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
     SensorResult,
     SkipReason,
     build_multi_asset_sensor_context,
@@ -26,7 +30,7 @@ from dagster import (
 )
 
 from eduwh_assets.automation.jobs import deliveries_job
-from eduwh_assets.automation.pending import FINGERPRINT_TAG
+from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, FINGERPRINT_TAG
 from eduwh_assets.automation.sensors import BRONZE_ASSET_KEYS, bronze_refresh_sensor, landing_zone_sensor
 from eduwh_assets.config import Settings
 from eduwh_assets.sources.landing import LandingZone
@@ -196,11 +200,14 @@ def test_landing_zone_sensor_story(zone: Zone, instance: DagsterInstance):
     assert tick(zone, instance).run_requests == []
 
 
-def bronze_tick(instance: DagsterInstance, cursor: str | None):
+def bronze_tick(instance: DagsterInstance, cursor: str | None, settings: Settings | None = None):
     from eduwh_assets.definitions import defs
 
+    # By default a data folder with no warehouse yet, so no bronze version to compare.
+    settings = settings or Settings.from_env({"EDUWH_DATA_DIR": str(Path(instance.root_directory) / "no-data")})
     context = build_multi_asset_sensor_context(
-        monitored_assets=list(BRONZE_ASSET_KEYS), instance=instance, cursor=cursor, definitions=defs
+        monitored_assets=list(BRONZE_ASSET_KEYS), instance=instance, cursor=cursor, definitions=defs,
+        resources={"settings": settings},
     )
     return bronze_refresh_sensor(context), context.cursor
 
@@ -263,3 +270,58 @@ def test_daily_deliveries_schedule_loads_what_bronze_lacks(tmp_path, instance: D
     assert [(r.partition_key, r.run_key, r.tags[FINGERPRINT_TAG]) for r in requests] == [("D2", f"D2:{fp2}:1", fp2)]
     assert all(isinstance(r, RunRequest) for r in requests)
     assert instance.get_dynamic_partitions("deliveries") == ["D1", "D2"]
+
+
+def record_bronze_load(settings: Settings, load_id: str) -> None:
+    """A completed dlt load in the warehouse, as every change to bronze leaves one."""
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(settings.warehouse)) as con:
+        con.execute("create schema if not exists bronze")
+        con.execute("create table if not exists bronze._dlt_loads (load_id varchar, schema_name varchar, status bigint)")
+        con.execute("insert into bronze._dlt_loads values (?, 'eduwh_sis', 0)", [load_id])
+
+
+def record_build(instance: DagsterInstance, version: str, status: DagsterRunStatus) -> str:
+    run = DagsterRun(job_name="transform_job", run_id=str(uuid.uuid4()), status=status,
+                     tags={BRONZE_VERSION_TAG: version})
+    instance.add_run(run)
+    return run.run_id
+
+
+def test_nothing_is_rebuilt_when_bronze_is_unchanged_since_the_last_good_build(tmp_path, instance: DagsterInstance):
+    from dagster import build_schedule_context
+
+    from eduwh_assets.automation.schedules import transform_schedule
+
+    settings = make_settings(tmp_path)
+    record_bronze_load(settings, "1700000000.1")
+    schedule_context = build_schedule_context(instance=instance, resources={"settings": settings})
+
+    # Bronze changed and nothing was built from it yet: one refresh, keyed on the version.
+    report(instance, "sis_students")
+    result, cursor = bronze_tick(instance, None, settings)
+    assert (result.run_key, result.tags) == (
+        "bronze-1700000000.1", {"eduwh/trigger": "bronze_refresh_sensor", BRONZE_VERSION_TAG: "1700000000.1"})
+    assert transform_schedule(schedule_context).tags == {"eduwh/trigger": "transform_daily",
+                                                         BRONZE_VERSION_TAG: "1700000000.1"}
+
+    # That build failed (a blocking check): asked for again, so the failure keeps showing.
+    record_build(instance, "1700000000.1", DagsterRunStatus.FAILURE)
+    report(instance, "sis_students")
+    result, cursor = bronze_tick(instance, cursor, settings)
+    assert result.run_key == "bronze-1700000000.1"
+
+    # It succeeded: an hourly SIS sync or a backfill that loaded nothing asks for nothing.
+    good = record_build(instance, "1700000000.1", DagsterRunStatus.SUCCESS)
+    report(instance, "sis_students")
+    report(instance, "attendance", "D1")
+    result, cursor = bronze_tick(instance, cursor, settings)
+    assert result == SkipReason(f"bronze is unchanged since run {good[:8]} built silver and gold")
+    assert transform_schedule(schedule_context) == SkipReason(
+        f"bronze is unchanged since run {good[:8]} built silver and gold")
+
+    # A real change, a new load: exactly one refresh for it.
+    record_bronze_load(settings, "1700000000.2")
+    report(instance, "attendance", "D2")
+    result, cursor = bronze_tick(instance, cursor, settings)
+    assert result.run_key == "bronze-1700000000.2"

@@ -90,7 +90,11 @@ def test_build_args():
 def test_warehouse_env_is_absolute_and_restored(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     settings = Settings.from_env({"EDUWH_DATA_DIR": str(tmp_path), "EDUWH_WAREHOUSE": "wh/w.duckdb"})
-    assert dbt_env(settings) == {"EDUWH_WAREHOUSE": str(tmp_path / "wh" / "w.duckdb")}
+    assert dbt_env(settings) == {
+        "EDUWH_WAREHOUSE": str(tmp_path / "wh" / "w.duckdb"),
+        "EDUWH_DUCKDB_MEMORY_LIMIT": "1GB",
+        "EDUWH_DUCKDB_THREADS": "2",
+    }
     monkeypatch.setenv("EDUWH_WAREHOUSE", "before")
     with warehouse_env(settings):
         assert os.environ["EDUWH_WAREHOUSE"] == str(tmp_path / "wh" / "w.duckdb")

@@ -106,6 +106,7 @@ def test_rerun_with_nothing_new_reads_nothing_and_changes_nothing(world, capsys)
     code, out = world.run(capsys)
     assert code == 0, out
     assert "No new or changed deliveries to ingest" in out
+    assert "silver and gold: current, built by run" in out  # nothing is rebuilt either
     assert world.warehouse("select count(distinct _dlt_load_id) n from bronze.attendance")["n"][0] == loads_before
     for table, frame in before.items():
         pd.testing.assert_frame_equal(

@@ -267,6 +267,26 @@ def test_a_run_waiting_for_the_pool_names_the_holder_and_recovers_it_when_it_die
         assert_no_run_is_stuck(instance)
 
 
+def test_sigterm_stops_a_run_that_waits_for_the_pool(world):
+    here = built_folder(world, "waiting-stopped")
+    run_id = "0321abcd-0000-4000-8000-000000000000"
+    holder = start_holder(here, run_id)
+    try:
+        waiting = here.start("run")
+        wait_for_line(waiting, f"held by run {run_id[:8]}", timeout=60)
+        stopped_at = time.monotonic()
+        waiting.send_signal(signal.SIGTERM)
+        rest = waiting.communicate(timeout=60)[0]
+        assert time.monotonic() - stopped_at < 15
+        assert waiting.returncode == 130, rest
+        assert "eduwh run: stopped" in rest
+        with here.instance() as instance:
+            others = instance.get_runs(filters=RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING]))
+            assert [r.run_id for r in others] == [run_id]  # only the live holder
+    finally:
+        holder.kill()
+
+
 def test_full_refresh_refuses_to_delete_a_warehouse_a_live_run_uses(world):
     here = built_folder(world, "busy")
     run_id = "0456abcd-0000-4000-8000-000000000000"

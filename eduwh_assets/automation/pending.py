@@ -1,4 +1,6 @@
-"""Which deliveries the sensor and the daily schedule ask to ingest.
+"""What automation asks for: the deliveries to ingest, and whether silver and gold need a rebuild.
+
+Deliveries: the sensor and the daily schedule.
 
 The ledger in the warehouse says which deliveries are pending (a file that is
 new, changed or retracted). Run history only says whether asking again helps:
@@ -12,14 +14,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
+from dagster import (
+    AssetCheckSeverity,
+    DagsterEventType,
+    DagsterInstance,
+    DagsterRun,
+    DagsterRunStatus,
+    RunsFilter,
+)
 
-from eduwh_assets.automation.jobs import deliveries_job
+from eduwh_assets.automation.jobs import deliveries_job, transform_job
 from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import Delivery
 
 FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
+# The bronze version (bronze.ledger.bronze_version) a transform run was asked to build from.
+BRONZE_VERSION_TAG = "eduwh/bronze_version"
 
 
 @dataclass
@@ -67,3 +78,25 @@ def pending_deliveries(instance: DagsterInstance, ledger: Ledger, complete: list
 
 def new_partitions(instance: DagsterInstance, deliveries: list[Delivery]) -> list[str]:
     return [d.code for d in deliveries if not instance.has_dynamic_partition(deliveries_partitions.name, d.code)]
+
+
+def current_build(instance: DagsterInstance, version: str | None) -> DagsterRun | None:
+    """The transform run that built silver and gold from bronze as it is now, if the latest one did.
+
+    Silver and gold are current when the latest transform run succeeded, with every check
+    of error severity passing, and was built from this bronze version; then a rebuild would change
+    nothing, and `eduwh run`, the bronze sensor and the nightly schedule skip it. A failed
+    build, or one from an older bronze, is run again, so a failing check keeps failing.
+    """
+    if version is None:
+        return None
+    latest = next(iter(instance.get_runs(filters=RunsFilter(job_name=transform_job.name), limit=1)), None)
+    if latest is None or latest.status != DagsterRunStatus.SUCCESS or latest.tags.get(BRONZE_VERSION_TAG) != version:
+        return None
+    # A failed check does not fail its run; a build with a failed blocking-severity check is not good.
+    evaluations = instance.all_logs(latest.run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION)
+    for record in evaluations:
+        evaluation = record.dagster_event.event_specific_data
+        if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR:
+            return None
+    return latest

@@ -108,6 +108,31 @@ def pool_holders(instance: DagsterInstance, run_id: str) -> list[DagsterRun] | N
     return [run for run in runs if run is not None]
 
 
+def wait_for_free_pool(instance: DagsterInstance, say: Callable[[str], None]) -> None:
+    """Before starting an in-process run: wait, interruptibly, until the warehouse pool has a free slot.
+
+    Dagster's own wait for a slot, inside a run, defers Ctrl-C until the slot comes;
+    waiting here first keeps Ctrl-C working, recovers a holder that dies, and says
+    whom it waits for.
+    """
+    storage = instance.event_log_storage
+    since = time.monotonic()
+    said = None
+    while True:
+        pool = storage.get_concurrency_info(WAREHOUSE_POOL)
+        if pool.limit is None or len(pool.claimed_slots) < pool.limit:
+            return
+        for line in recover_dead_runs(instance):
+            say(line)
+        waited = time.monotonic() - since
+        if said is None or waited - said >= WAIT_REPORT_SECONDS:
+            holders = [instance.get_run_by_id(r) for r in sorted(pool.active_run_ids)]
+            names = ", ".join(describe_run(r) for r in holders if r is not None) or "a run that just finished"
+            say(f"waiting {waited:.0f}s for the {WAREHOUSE_POOL} pool, held by {names} (Ctrl-C stops waiting)")
+            said = waited
+        time.sleep(1.0)
+
+
 class PoolWatcher:
     """While a run waits for the warehouse pool: recover dead holders, and say whom it waits for.
 

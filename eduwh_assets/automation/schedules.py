@@ -9,6 +9,7 @@ from __future__ import annotations
 from dagster import (
     DefaultScheduleStatus,
     ResourceParam,
+    RunRequest,
     ScheduleDefinition,
     ScheduleEvaluationContext,
     SkipReason,
@@ -16,6 +17,9 @@ from dagster import (
 )
 
 from eduwh_assets.automation.jobs import deliveries_job, sis_sync_job, transform_job
+from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, current_build
+from eduwh_assets.bronze.ledger import bronze_version
+from eduwh_assets.warehouse import WarehouseBusy
 from eduwh_assets.automation.sensors import TRIGGER_TAG, delivery_requests
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
@@ -35,18 +39,27 @@ sis_sync_schedule = ScheduleDefinition(
     description="Hourly incremental sync of the SIS (rows with updated_at at or after the stored cursor).",
 )
 
-transform_schedule = ScheduleDefinition(
+@schedule(
     name="transform_daily",
-    job=transform_job,
     cron_schedule=TRANSFORM_CRON,
+    job=transform_job,
     execution_timezone="UTC",
     default_status=DefaultScheduleStatus.RUNNING,
-    tags={TRIGGER_TAG: "transform_daily"},
     description=(
-        "Nightly rebuild of silver, quarantine and gold, so quarantine is recomputed against "
-        "the latest SIS even on a day with no new deliveries."
+        "Nightly rebuild of silver, quarantine and gold when bronze changed since the last good "
+        "build (a missed sensor tick, a SIS sync), so quarantine follows the latest SIS."
     ),
 )
+def transform_schedule(context: ScheduleEvaluationContext, settings: ResourceParam[Settings]):
+    try:
+        version = bronze_version(settings.warehouse)
+    except WarehouseBusy as exc:
+        return SkipReason(f"{exc}; tried again tomorrow, or by the bronze sensor")
+    built = current_build(context.instance, version)
+    if built is not None:
+        return SkipReason(f"bronze is unchanged since run {built.run_id[:8]} built silver and gold")
+    tags = {TRIGGER_TAG: "transform_daily"} | ({BRONZE_VERSION_TAG: version} if version else {})
+    return RunRequest(tags=tags)
 
 
 @schedule(

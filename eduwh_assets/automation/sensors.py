@@ -30,8 +30,14 @@ from dagster import (
 from dagster._utils.warnings import SupersessionWarning
 
 from eduwh_assets.automation.jobs import deliveries_job, transform_job
-from eduwh_assets.automation.pending import FINGERPRINT_TAG, new_partitions, pending_deliveries
-from eduwh_assets.bronze.ledger import Ledger
+from eduwh_assets.automation.pending import (
+    BRONZE_VERSION_TAG,
+    FINGERPRINT_TAG,
+    current_build,
+    new_partitions,
+    pending_deliveries,
+)
+from eduwh_assets.bronze.ledger import Ledger, bronze_version
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import LandingZone
@@ -135,7 +141,7 @@ with warnings.catch_warnings():
     )
 
 
-def _bronze_refresh(context: MultiAssetSensorEvaluationContext):
+def _bronze_refresh(context: MultiAssetSensorEvaluationContext, settings: ResourceParam[Settings]):
     records = {key: rec for key, rec in context.latest_materialization_records_by_key().items() if rec is not None}
     if not records:
         return SkipReason("no new bronze materialisations")
@@ -152,10 +158,23 @@ def _bronze_refresh(context: MultiAssetSensorEvaluationContext):
     owed = sorted(run_id or "(reported in the UI)" for run_id, run in runs.items() if not rebuilt_downstream(run))
     if not owed:
         return SkipReason("the runs that changed bronze also rebuilt silver and gold")
+    try:
+        version = bronze_version(settings.warehouse)
+    except WarehouseBusy as exc:
+        return SkipReason(f"{exc}; checking again next tick")
+    built = current_build(context.instance, version)
+    if built is not None:
+        # A sync or a backfill that found nothing new makes no dlt load: nothing to rebuild.
+        return SkipReason(f"bronze is unchanged since run {built.run_id[:8]} built silver and gold")
     changed = ", ".join(sorted("/".join(key.path) for key in records))
     context.log.info(f"bronze changed ({changed}) in run(s) {', '.join(owed)}: requesting one refresh")
-    latest = max(rec.storage_id for rec in records.values())
-    return RunRequest(run_key=f"bronze-through-{latest}", tags={TRIGGER_TAG: "bronze_refresh_sensor"})
+    if version is None:  # no warehouse to read a version from: key on what was reported
+        latest = max(rec.storage_id for rec in records.values())
+        return RunRequest(run_key=f"bronze-through-{latest}", tags={TRIGGER_TAG: "bronze_refresh_sensor"})
+    # One refresh per bronze version, however many ticks see it.
+    return RunRequest(
+        run_key=f"bronze-{version}", tags={TRIGGER_TAG: "bronze_refresh_sensor", BRONZE_VERSION_TAG: version}
+    )
 
 
 with warnings.catch_warnings():

@@ -51,7 +51,6 @@ from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import (
     MANIFEST_NAME,
-    DeliveredFile,
     Delivery,
     LandingZone,
     LandingZoneError,

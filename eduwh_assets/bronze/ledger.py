@@ -65,6 +65,25 @@ def held_files(con: duckdb.DuckDBPyConnection, source: str) -> Held:
     return fingerprints_in(decompress_state(row[0]), source) if row else {}
 
 
+def bronze_version(warehouse: Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS) -> str | None:
+    """The id of the last completed dlt load into bronze, None before the first.
+
+    Every change to bronze (rows merged, files replaced or retracted, SIS rows updated) is
+    a dlt load, and a sync that finds nothing new makes none, so two equal versions mean
+    bronze has not changed in between.
+    """
+    if not warehouse.exists():
+        return None
+    with connect_read_only(warehouse, wait_seconds) as con:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = '_dlt_loads'",
+            [BRONZE_DATASET],
+        ).fetchone()[0]
+        if not exists:
+            return None
+        return con.execute(f'SELECT max(load_id) FROM "{BRONZE_DATASET}"._dlt_loads WHERE status = 0').fetchone()[0]
+
+
 @dataclass
 class Ledger:
     """What bronze holds, per source, and what that means for the deliveries in the landing zone."""

@@ -123,7 +123,8 @@ def rows_loaded(pipeline: dlt.Pipeline) -> dict[str, int]:
 @contextmanager
 def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """A short-lived DuckDB connection; closed on exit because DuckDB allows one writing process."""
-    con = duckdb.connect(str(settings.warehouse))
+    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(settings.warehouse), config=settings.duckdb_config)
     try:
         yield con
     finally:

@@ -104,7 +104,9 @@ def load_sis(settings: Settings) -> SisLoad:
     url = sis_url(settings)
     engine = sis_engine(url)
     try:
-        with bronze_pipeline(settings, PIPELINE_NAME, add_dlt_id=True) as pipeline:
+        with warehouse_connection(settings) as con, bronze_pipeline(
+            settings, PIPELINE_NAME, add_dlt_id=True, connection=con
+        ) as pipeline:
             try:
                 # Inside the try: reflecting the tables is the first thing that can find sis.* missing.
                 pipeline.run(sis_resources(engine), schema=dlt.Schema("eduwh_sis"))

@@ -323,7 +323,7 @@ def run_contract_check(
     settings: Settings, contract: TableContract, severity: AssetCheckSeverity, deliveries: list[str] | None = None
 ) -> AssetCheckResult:
     try:
-        with open_warehouse(settings.warehouse) as conn:
+        with open_warehouse(settings) as conn:
             report = validate_table(conn, contract, deliveries=deliveries)
     except WarehouseMissing as exc:
         report = ValidationReport(table=contract.table, problem=str(exc))

@@ -94,7 +94,7 @@ def reconcile(
 def run_reconciliation(settings: Settings, source: str, codes: list[str] | None) -> AssetCheckResult:
     landing = LandingZone.from_settings(settings)
     try:
-        with open_warehouse(settings.warehouse) as conn:
+        with open_warehouse(settings) as conn:
             if codes is None:
                 # Every delivery bronze holds that is still in the landing zone; one whose folder
                 # was archived away keeps its rows and is reported as such, not as a mismatch.

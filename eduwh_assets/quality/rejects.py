@@ -116,7 +116,7 @@ def export_rejects(conn: duckdb.DuckDBPyConnection, rejects_dir: Path) -> Export
     description="Each delivery's quarantined rows as <rejects_dir>/<delivery_code>/<source>_rejects.csv",
 )
 def reject_exports(context: AssetExecutionContext, settings: ResourceParam[Settings]) -> MaterializeResult:
-    with open_warehouse(settings.warehouse) as conn:
+    with open_warehouse(settings) as conn:
         summary = export_rejects(conn, settings.rejects_dir)
     context.log.info(f"wrote {len(summary.written)} reject file(s), removed {len(summary.removed)} stale")
     return MaterializeResult(

@@ -52,7 +52,7 @@ def delivery_stats(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     description="Per delivery and source: rows received, loaded, superseded and rejected by reason",
 )
 def delivery_error_stats(context: AssetExecutionContext, settings: ResourceParam[Settings]) -> MaterializeResult:
-    with open_warehouse(settings.warehouse) as conn:
+    with open_warehouse(settings) as conn:
         stats = delivery_stats(conn)
     totals = {c: int(stats[c].sum()) for c in STATS_COLUMNS[2:]}
     context.log.info(f"{len(stats)} delivery/source rows; totals {totals}")

@@ -9,33 +9,27 @@ from __future__ import annotations
 
 import tempfile
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
+from eduwh_assets.config import Settings
 from eduwh_assets.warehouse import connect_read_only
 
 # DuckDB's share of a check's memory; the rest is left to the pandas chunks.
-DUCKDB_MEMORY_LIMIT = "1GB"
-DUCKDB_THREADS = 2
-
-
 class WarehouseMissing(FileNotFoundError):
     pass
 
 
 @contextmanager
-def open_warehouse(path: Path | str) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection to the warehouse, closed on exit."""
-    path = Path(path)
+def open_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the warehouse, with the settings' DuckDB limits, closed on exit."""
+    path = settings.warehouse
     if not path.exists():
         raise WarehouseMissing(f"warehouse {path} does not exist yet")
-    conn = connect_read_only(path)
+    conn = connect_read_only(path, config=settings.duckdb_config)
     try:
         with tempfile.TemporaryDirectory(prefix="eduwh-quality-") as spill:
-            conn.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-            conn.execute(f"SET threads = {DUCKDB_THREADS}")
             # The warehouse's own temp folder may not be writable for a read-only reader.
             conn.execute(f"SET temp_directory = '{spill}'")
             conn.execute("SET TimeZone = 'UTC'")

@@ -56,7 +56,11 @@ def dbt_unit_test_args() -> list[str]:
 
 def dbt_env(settings: Settings) -> dict[str, str]:
     """The variables profiles.yml reads. The path is absolute because dbt runs in its own folder."""
-    return {"EDUWH_WAREHOUSE": str(settings.warehouse.resolve())}
+    return {
+        "EDUWH_WAREHOUSE": str(settings.warehouse.resolve()),
+        "EDUWH_DUCKDB_MEMORY_LIMIT": settings.duckdb_memory_limit,
+        "EDUWH_DUCKDB_THREADS": str(settings.duckdb_threads),
+    }
 
 
 @contextmanager
