@@ -34,15 +34,18 @@ def connect_read_only(
 ) -> duckdb.DuckDBPyConnection:
     """A read-only connection, once no other process is writing; WarehouseBusy after `wait_seconds`.
 
-    The message of WarehouseBusy names the process holding the lock, as DuckDB reports it.
+    The message of WarehouseBusy names the process holding the lock, as DuckDB reports it;
+    a file DuckDB cannot open at all raises WarehouseUnreadable.
     """
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
             return duckdb.connect(str(path), read_only=True, config=config or {})
-        except duckdb.IOException as exc:
+        except duckdb.Error as exc:
+            if "different configuration" in str(exc):
+                raise  # this process already has the file open otherwise: a bug, not a broken file
             if not is_lock_conflict(exc):
-                raise
+                raise unreadable(path, exc) from None
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(f"the warehouse {path} is being written: {str(exc).splitlines()[0]}") from None
             time.sleep(0.5)
@@ -59,7 +62,11 @@ def check_warehouse(path: Path) -> None:
     try:
         duckdb.connect(str(path), read_only=True).close()
     except duckdb.Error as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if is_lock_conflict(exc) or "different configuration" in reason:
+        if is_lock_conflict(exc) or "different configuration" in str(exc):
             return
-        raise WarehouseUnreadable(f"the warehouse {path} cannot be opened ({reason}); {FULL_REFRESH_HINT}") from None
+        raise unreadable(path, exc) from None
+
+
+def unreadable(path: Path, exc: BaseException) -> WarehouseUnreadable:
+    reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return WarehouseUnreadable(f"the warehouse {path} cannot be opened ({reason}); {FULL_REFRESH_HINT}")

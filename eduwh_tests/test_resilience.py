@@ -216,6 +216,18 @@ def test_an_overwritten_warehouse_is_named_and_full_refresh_rebuilds_it(world):
         assert "Traceback" not in broken.stdout + broken.stderr
         assert f"the warehouse {here.warehouse} cannot be opened" in broken.stderr
         assert "`eduwh run --full-refresh` rebuilds it from the sources" in broken.stderr
+    # The landing-zone sensor says the same on its tick, instead of failing with a traceback.
+    from dagster import build_sensor_context
+
+    from eduwh_assets.automation.sensors import landing_zone_sensor
+    from eduwh_assets.config import Settings
+
+    with DagsterInstance.ephemeral() as instance:
+        tick = landing_zone_sensor(
+            build_sensor_context(instance=instance, resources={"settings": Settings.from_env(here.env)})
+        )
+    assert tick.run_requests == []
+    assert tick.skip_reason.skip_message.startswith(f"the warehouse {here.warehouse} cannot be opened")
     rebuilt = here.run("run", "--full-refresh")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
     assert table_checksums(here.warehouse) == world["clean"]

@@ -1,13 +1,15 @@
-"""What automation asks for: the deliveries to ingest, and whether silver and gold need a rebuild.
+"""What automation asks for: which deliveries to ingest, and whether silver and gold need a rebuild.
 
-Deliveries: the sensor and the daily schedule.
+Deliveries (the landing-zone sensor and the daily deliveries schedule): the
+ledger in the warehouse says which are pending (a file that is new, changed or
+retracted). Run history only says whether asking again helps: a run for this
+version that is still queued or running is waited for, and one that failed is
+not retried until the delivery changes or a backfill asks. A version whose run
+succeeded but which the ledger no longer holds (the warehouse was deleted or
+restored) is asked for again.
 
-The ledger in the warehouse says which deliveries are pending (a file that is
-new, changed or retracted). Run history only says whether asking again helps:
-a run for this version that is still queued or running is waited for, and one
-that failed is not retried until the delivery changes or a backfill asks. A
-version whose run succeeded but which the ledger no longer holds (the warehouse
-was deleted or restored) is asked for again.
+Rebuilds (`eduwh run`, the bronze sensor and the nightly schedule): see
+`current_build`.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from dagster import (
 from eduwh_assets.automation.jobs import deliveries_job, sis_sync_job, transform_job
 from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, current_build
 from eduwh_assets.bronze.ledger import bronze_version
-from eduwh_assets.warehouse import WarehouseBusy
+from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable
 from eduwh_assets.automation.sensors import TRIGGER_TAG, delivery_requests
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
@@ -53,7 +53,7 @@ sis_sync_schedule = ScheduleDefinition(
 def transform_schedule(context: ScheduleEvaluationContext, settings: ResourceParam[Settings]):
     try:
         version = bronze_version(settings.warehouse)
-    except WarehouseBusy as exc:
+    except (WarehouseBusy, WarehouseUnreadable) as exc:
         return SkipReason(f"{exc}; tried again tomorrow, or by the bronze sensor")
     built = current_build(context.instance, version)
     if built is not None:

@@ -41,7 +41,7 @@ from eduwh_assets.bronze.ledger import Ledger, bronze_version
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import LandingZone
-from eduwh_assets.warehouse import WarehouseBusy
+from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable
 
 DELIVERY_ASSET_KEYS = (AssetKey(["bronze", "attendance"]), AssetKey(["bronze", "assessments"]))
 BRONZE_ASSET_KEYS = (
@@ -73,7 +73,7 @@ def delivery_requests(
         log.warning(problem)
     try:
         ledger = Ledger.read(settings.warehouse)
-    except WarehouseBusy as exc:
+    except (WarehouseBusy, WarehouseUnreadable) as exc:
         return [], [], f"{exc}; the landing zone is checked again next time"
     pending = pending_deliveries(instance, ledger, discovery.complete)
     for note in pending.notes:
@@ -160,7 +160,7 @@ def _bronze_refresh(context: MultiAssetSensorEvaluationContext, settings: Resour
         return SkipReason("the runs that changed bronze also rebuilt silver and gold")
     try:
         version = bronze_version(settings.warehouse)
-    except WarehouseBusy as exc:
+    except (WarehouseBusy, WarehouseUnreadable) as exc:
         return SkipReason(f"{exc}; checking again next tick")
     built = current_build(context.instance, version)
     if built is not None:
