@@ -215,11 +215,9 @@ class MainJob:
 
     def transform(self) -> None:
         """Rebuild silver and gold, unless they were built from bronze as it is now."""
-        from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, current_build
-        from eduwh_assets.bronze.ledger import bronze_version
+        from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build
 
-        version = bronze_version(self.settings.warehouse)
-        built = current_build(self.instance, version)
+        version, built = latest_good_build(self.instance, self.settings.warehouse)
         if built is not None:
             print(f"silver and gold: current, built by run {built.run_id[:8]} from bronze as it is now", flush=True)
             return

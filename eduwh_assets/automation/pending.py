@@ -15,6 +15,7 @@ Rebuilds (`eduwh run`, the bronze sensor and the nightly schedule): see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from dagster import (
     AssetCheckSeverity,
@@ -26,7 +27,7 @@ from dagster import (
 )
 
 from eduwh_assets.automation.jobs import deliveries_job, transform_job
-from eduwh_assets.bronze.ledger import Ledger
+from eduwh_assets.bronze.ledger import Ledger, bronze_version
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import Delivery
 
@@ -102,3 +103,15 @@ def current_build(instance: DagsterInstance, version: str | None) -> DagsterRun 
         if not evaluation.passed and evaluation.severity == AssetCheckSeverity.ERROR:
             return None
     return latest
+
+
+def latest_good_build(instance: DagsterInstance, warehouse: Path) -> tuple[str | None, DagsterRun | None]:
+    """Bronze's version now, and the transform run that built silver and gold from it (None when a
+    rebuild is owed). Raises WarehouseBusy or WarehouseUnreadable when the warehouse cannot be read."""
+    version = bronze_version(warehouse)
+    return version, current_build(instance, version)
+
+
+def unchanged_since(built: DagsterRun) -> str:
+    """Why automation skips a rebuild."""
+    return f"bronze is unchanged since run {built.run_id[:8]} built silver and gold"

@@ -17,8 +17,7 @@ from dagster import (
 )
 
 from eduwh_assets.automation.jobs import deliveries_job, sis_sync_job, transform_job
-from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, current_build
-from eduwh_assets.bronze.ledger import bronze_version
+from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build, unchanged_since
 from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable
 from eduwh_assets.automation.sensors import TRIGGER_TAG, delivery_requests
 from eduwh_assets.config import Settings
@@ -52,12 +51,11 @@ sis_sync_schedule = ScheduleDefinition(
 )
 def transform_schedule(context: ScheduleEvaluationContext, settings: ResourceParam[Settings]):
     try:
-        version = bronze_version(settings.warehouse)
+        version, built = latest_good_build(context.instance, settings.warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:
         return SkipReason(f"{exc}; tried again tomorrow, or by the bronze sensor")
-    built = current_build(context.instance, version)
     if built is not None:
-        return SkipReason(f"bronze is unchanged since run {built.run_id[:8]} built silver and gold")
+        return SkipReason(unchanged_since(built))
     tags = {TRIGGER_TAG: "transform_daily"} | ({BRONZE_VERSION_TAG: version} if version else {})
     return RunRequest(tags=tags)
 

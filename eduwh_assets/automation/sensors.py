@@ -33,11 +33,12 @@ from eduwh_assets.automation.jobs import deliveries_job, transform_job
 from eduwh_assets.automation.pending import (
     BRONZE_VERSION_TAG,
     FINGERPRINT_TAG,
-    current_build,
+    latest_good_build,
     new_partitions,
     pending_deliveries,
+    unchanged_since,
 )
-from eduwh_assets.bronze.ledger import Ledger, bronze_version
+from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import LandingZone
@@ -159,13 +160,12 @@ def _bronze_refresh(context: MultiAssetSensorEvaluationContext, settings: Resour
     if not owed:
         return SkipReason("the runs that changed bronze also rebuilt silver and gold")
     try:
-        version = bronze_version(settings.warehouse)
+        version, built = latest_good_build(context.instance, settings.warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:
         return SkipReason(f"{exc}; checking again next tick")
-    built = current_build(context.instance, version)
     if built is not None:
         # A sync or a backfill that found nothing new makes no dlt load: nothing to rebuild.
-        return SkipReason(f"bronze is unchanged since run {built.run_id[:8]} built silver and gold")
+        return SkipReason(unchanged_since(built))
     changed = ", ".join(sorted("/".join(key.path) for key in records))
     context.log.info(f"bronze changed ({changed}) in run(s) {', '.join(owed)}: requesting one refresh")
     if version is None:  # no warehouse to read a version from: key on what was reported
