@@ -22,6 +22,8 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 # At 1 GB it spills big sorts and joins to disk instead, which keeps each phase under 2 GiB.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "1GB"
 DEFAULT_DUCKDB_THREADS = 2
+# Term-time days without a new valid session before the attendance freshness check warns.
+DEFAULT_ATTENDANCE_MAX_AGE_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class Settings:
     dagster_home: Path
     duckdb_memory_limit: str = DEFAULT_DUCKDB_MEMORY_LIMIT
     duckdb_threads: int = DEFAULT_DUCKDB_THREADS
+    attendance_max_age_days: int = DEFAULT_ATTENDANCE_MAX_AGE_DAYS
 
     def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
         return (
@@ -86,4 +89,5 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME") or data_dir / "dagster").resolve(),
             duckdb_memory_limit=env.get("EDUWH_DUCKDB_MEMORY_LIMIT") or DEFAULT_DUCKDB_MEMORY_LIMIT,
             duckdb_threads=int(env.get("EDUWH_DUCKDB_THREADS") or DEFAULT_DUCKDB_THREADS),
+            attendance_max_age_days=int(env.get("EDUWH_ATTENDANCE_MAX_AGE_DAYS") or DEFAULT_ATTENDANCE_MAX_AGE_DAYS),
         )

@@ -48,6 +48,15 @@ Frames returned by `expected` (name -> columns; key in brackets). Dates are
         failed_assessments, at_risk
     delivery_quality [delivery_code, source, outcome]:
         delivery_code, source, outcome, row_count
+    student_absence [student_id, academic_year]:
+        student_id, academic_year, class_id, programme_code, possible_sessions,
+        attended_sessions, authorised_absences, unauthorised_absences, absence_rate,
+        is_persistent_absentee, is_severe_absentee, absence_band, longest_absence_streak
+    programme_attendance [programme_code, academic_year]:
+        programme_code, academic_year, programme_name, faculty, level, students,
+        eligible_students, persistent_absentees, persistent_absence_rate,
+        possible_sessions, attended_sessions, authorised_absences,
+        unauthorised_absences, absence_rate
 
 `KEYS` maps every frame name to its key columns, for `compare_frames`.
 
@@ -63,6 +72,12 @@ Decisions where the spec is silent (each is deliberate; see the tests):
 - With no valid attendance at all, as_of_date is NULL, so every
   attendance_rate_28d and days_since_last_present is NULL.
 - SIS values (student_id, class_id, enrolment_status) are used as stored.
+- The absence marts use SPEC §4's default thresholds and band limits. The
+  threshold and band decisions compare exact fractions (absences / sessions
+  against 1/10, ...), so a rate of exactly 10% is persistent whatever the
+  rounding of a double; absence_rate itself is the double absences / sessions.
+- academic_year starts on 1 September: 2025-08-31 is in 2024/25, 2025-09-01 in 2025/26.
+- programme_name, faculty and level come from the SIS programmes as stored.
 """
 
 from __future__ import annotations
@@ -73,6 +88,7 @@ import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
+from fractions import Fraction
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -97,6 +113,19 @@ PRESENT_STATUSES = ("present", "late")
 FAIL_PCT = 40.0
 RISK_RATE = 0.8
 WINDOW_DAYS = 28  # [as_of - 27, as_of] inclusive is 28 calendar days
+# SPEC §4 absence measures, at their documented defaults. Fractions, not floats,
+# so "at least 10%" is decided exactly (see the module docstring).
+ABSENCE_STATUSES = ("absent", "excused")  # an excused session is an authorised absence
+PERSISTENT_ABSENCE_THRESHOLD = Fraction(10, 100)
+SEVERE_ABSENCE_THRESHOLD = Fraction(50, 100)
+ABSENCE_MIN_SESSIONS = 10
+# (band, lowest absence rate in it), highest first: the first band reached wins.
+ABSENCE_BANDS = (
+    ("severe", Fraction(20, 100)),
+    ("moderate", Fraction(10, 100)),
+    ("at_risk", Fraction(5, 100)),
+    ("satisfactory", Fraction(0)),
+)
 
 KEYS: dict[str, list[str]] = {
     "fact_attendance": ["attendance_id"],
@@ -109,6 +138,8 @@ KEYS: dict[str, list[str]] = {
     "class_daily_performance": ["class_id", "activity_date"],
     "student_risk_features": ["student_id"],
     "delivery_quality": ["delivery_code", "source", "outcome"],
+    "student_absence": ["student_id", "academic_year"],
+    "programme_attendance": ["programme_code", "academic_year"],
 }
 
 
@@ -394,6 +425,8 @@ def expected(sis: Any, attendance_raw: pd.DataFrame, assessments_raw: pd.DataFra
     out["class_daily_performance"] = _class_daily(student_rows, fact_attendance, fact_assessment)
     out["student_risk_features"] = _risk_features(student_rows, fact_attendance, fact_assessment)
     out["delivery_quality"] = _delivery_quality(out["attendance_outcomes"], out["assessment_outcomes"])
+    out["student_absence"] = _student_absence(class_of, programme_of, fact_attendance)
+    out["programme_attendance"] = _programme_attendance(out["student_absence"], _sis_frames(sis)[0])
     for name, frame in out.items():
         frame.attrs["name"] = name
     return out
@@ -551,6 +584,124 @@ def _delivery_quality(attendance_outcomes: pd.DataFrame, assessment_outcomes: pd
     counted = both.groupby(["delivery_code", "source", "outcome"]).size().rename("row_count").reset_index()
     counted["row_count"] = counted["row_count"].astype("int64")
     return counted.sort_values(["delivery_code", "source", "outcome"], kind="mergesort").reset_index(drop=True)
+
+
+def _academic_year(day: dt.date) -> str:
+    """'2025/26' for any day from 2025-09-01 to 2026-08-31."""
+    start = day.year if day.month >= 9 else day.year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def _longest_run(flags: list[bool]) -> int:
+    longest = current = 0
+    for flag in flags:
+        current = current + 1 if flag else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _absence_band(absences: int, sessions: int) -> str | None:
+    if sessions < ABSENCE_MIN_SESSIONS:
+        return None  # too few sessions to judge
+    rate = Fraction(absences, sessions)
+    return next(band for band, lowest in ABSENCE_BANDS if rate >= lowest)
+
+
+STUDENT_ABSENCE_COLUMNS = [
+    "student_id", "academic_year", "class_id", "programme_code", "possible_sessions", "attended_sessions",
+    "authorised_absences", "unauthorised_absences", "absence_rate", "is_persistent_absentee",
+    "is_severe_absentee", "absence_band", "longest_absence_streak",
+]
+
+
+def _student_absence(class_of: dict, programme_of: dict, fact_attendance: pd.DataFrame) -> pd.DataFrame:
+    # Group the valid sessions by (student, academic year); facts only hold SIS students.
+    sessions_by: dict[tuple[str, str], list[tuple[dt.date, str, str]]] = {}
+    for row in fact_attendance.to_dict("records"):
+        if row["student_id"] not in class_of:
+            continue
+        key = (row["student_id"], _academic_year(row["session_date"]))
+        sessions_by.setdefault(key, []).append((row["session_date"], row["attendance_id"], row["status"]))
+    rows = []
+    for (student_id, year), sessions in sessions_by.items():
+        statuses = [status for _, _, status in sorted(sessions)]  # session_date, then attendance_id
+        possible = len(statuses)
+        authorised = statuses.count("excused")
+        unauthorised = statuses.count("absent")
+        absences = authorised + unauthorised
+        eligible = possible >= ABSENCE_MIN_SESSIONS
+        class_id = class_of[student_id]
+        rows.append(
+            {
+                "student_id": student_id,
+                "academic_year": year,
+                "class_id": class_id,
+                "programme_code": programme_of.get(class_id) if class_id is not None else None,
+                "possible_sessions": possible,
+                "attended_sessions": sum(status in PRESENT_STATUSES for status in statuses),
+                "authorised_absences": authorised,
+                "unauthorised_absences": unauthorised,
+                "absence_rate": absences / possible,
+                "is_persistent_absentee": eligible and Fraction(absences, possible) >= PERSISTENT_ABSENCE_THRESHOLD,
+                "is_severe_absentee": eligible and Fraction(absences, possible) >= SEVERE_ABSENCE_THRESHOLD,
+                "absence_band": _absence_band(absences, possible),
+                "longest_absence_streak": _longest_run([status in ABSENCE_STATUSES for status in statuses]),
+            }
+        )
+    ints = {c: "int64" for c in ["possible_sessions", "attended_sessions", "authorised_absences",
+                                 "unauthorised_absences", "longest_absence_streak"]}
+    return _frame(rows, STUDENT_ABSENCE_COLUMNS, ["student_id", "academic_year"],
+                  {**ints, "absence_rate": "float64", "is_persistent_absentee": "bool",
+                   "is_severe_absentee": "bool"})
+
+
+PROGRAMME_ATTENDANCE_COLUMNS = [
+    "programme_code", "academic_year", "programme_name", "faculty", "level", "students", "eligible_students",
+    "persistent_absentees", "persistent_absence_rate", "possible_sessions", "attended_sessions",
+    "authorised_absences", "unauthorised_absences", "absence_rate",
+]
+
+
+def _programme_attendance(student_absence: pd.DataFrame, programmes: pd.DataFrame) -> pd.DataFrame:
+    details = {
+        _sis_value(r["programme_code"]): {c: _sis_value(r.get(c)) for c in ("programme_name", "faculty", "level")}
+        for r in programmes.to_dict("records")
+    }
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for row in student_absence.to_dict("records"):
+        if row["programme_code"] is None:
+            continue  # a student without a programme belongs to no programme's figures
+        groups.setdefault((row["programme_code"], row["academic_year"]), []).append(row)
+    rows = []
+    for (code, year), members in groups.items():
+        eligible = sum(m["possible_sessions"] >= ABSENCE_MIN_SESSIONS for m in members)
+        persistent = sum(bool(m["is_persistent_absentee"]) for m in members)
+        possible = sum(m["possible_sessions"] for m in members)
+        authorised = sum(m["authorised_absences"] for m in members)
+        unauthorised = sum(m["unauthorised_absences"] for m in members)
+        known = details.get(code, {})
+        rows.append(
+            {
+                "programme_code": code,
+                "academic_year": year,
+                "programme_name": known.get("programme_name"),
+                "faculty": known.get("faculty"),
+                "level": known.get("level"),
+                "students": len(members),
+                "eligible_students": eligible,
+                "persistent_absentees": persistent,
+                "persistent_absence_rate": _rate(persistent, eligible),
+                "possible_sessions": possible,
+                "attended_sessions": sum(m["attended_sessions"] for m in members),
+                "authorised_absences": authorised,
+                "unauthorised_absences": unauthorised,
+                "absence_rate": (authorised + unauthorised) / possible,
+            }
+        )
+    ints = {c: "int64" for c in ["students", "eligible_students", "persistent_absentees", "possible_sessions",
+                                 "attended_sessions", "authorised_absences", "unauthorised_absences"]}
+    return _frame(rows, PROGRAMME_ATTENDANCE_COLUMNS, ["programme_code", "academic_year"],
+                  {**ints, "persistent_absence_rate": "float64", "absence_rate": "float64"})
 
 
 # --------------------------------------------------------------------------------------------

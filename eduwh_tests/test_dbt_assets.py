@@ -19,8 +19,14 @@ SILVER = [
     "stg_deliveries__attendance", "stg_deliveries__assessments",
     "dim_programme", "dim_class", "dim_student", "dim_date",
     "attendance_outcomes", "assessment_outcomes", "fact_attendance", "fact_assessment",
+    # What changed since the last complete build (docs/architecture.md, "Incremental builds").
+    "changed_files", "changed_students", "changed_classes", "changed_attendance", "changed_assessments",
+    "absence_bands",  # the seed of absence band limits
 ]
-GOLD = ["student_performance_summary", "class_daily_performance", "student_risk_features", "delivery_quality"]
+GOLD = [
+    "student_performance_summary", "class_daily_performance", "student_risk_features", "delivery_quality",
+    "student_absence", "programme_attendance",
+]
 QUARANTINE = ["attendance_rejects", "assessment_rejects"]
 BRONZE = ["sis_programmes", "sis_classes", "sis_students", "attendance", "assessments"]
 
@@ -60,6 +66,8 @@ def test_sources_are_the_bronze_assets_so_lineage_has_no_gap():
     assert {dep.asset_key for dep in summary.deps} == {
         key("silver", "dim_student"), key("silver", "dim_class"),
         key("silver", "fact_attendance"), key("silver", "fact_assessment"),
+        key("silver", "changed_students"), key("silver", "changed_classes"),
+        key("silver", "changed_attendance"), key("silver", "changed_assessments"),
     }
 
 
@@ -78,6 +86,7 @@ def test_dbt_tests_are_checks_blocking_unless_warn():
         "relationships_dim_class_programme_code__programme_code__ref_dim_programme_",
         "relationships_dim_student_class_id__class_id__ref_dim_class_",
         "relationships_class_daily_performance_class_id__class_id__ref_dim_class_",
+        "relationships_student_absence_class_id__class_id__ref_dim_class_",
     }
 
 

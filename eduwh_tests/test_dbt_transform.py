@@ -211,6 +211,8 @@ def test_schemas_are_exactly_the_four_layers(built):
         ("gold", "class_daily_performance"),
         ("gold", "student_risk_features"),
         ("gold", "delivery_quality"),
+        ("gold", "student_absence"),
+        ("gold", "programme_attendance"),
         ("quarantine", "attendance_rejects"),
         ("quarantine", "assessment_rejects"),
     }
@@ -437,7 +439,9 @@ def test_student_risk_features(built):
 def test_gold_holds_no_personal_data(built):
     _, con, _ = built
     gold_columns = {c for (c,) in rows(con, "select column_name from information_schema.columns where table_schema = 'gold'")}
-    assert not {c for c in gold_columns if any(word in c for word in ("name", "email", "birth"))}
+    # SPEC §4: no names, emails or dates of birth of people (programme_name is a programme's).
+    assert not gold_columns & {"first_name", "last_name", "email", "date_of_birth"}
+    assert not {c for c in gold_columns - {"programme_name"} if any(word in c for word in ("name", "email", "birth"))}
 
 
 def test_quarantine_is_recomputed_when_the_unknown_student_appears(tmp_path):

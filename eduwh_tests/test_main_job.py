@@ -32,6 +32,8 @@ COMPARED = {
     "class_daily_performance": "gold.class_daily_performance",
     "student_risk_features": "gold.student_risk_features",
     "delivery_quality": "gold.delivery_quality",
+    "student_absence": "gold.student_absence",
+    "programme_attendance": "gold.programme_attendance",
 }
 
 

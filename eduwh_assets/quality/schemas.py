@@ -9,7 +9,15 @@ The dtypes are the pandas dtypes a table has after `frame_from_arrow` has read
 it from DuckDB: every integer width becomes nullable `Int64`, every float or
 decimal becomes `float64`, booleans become nullable `boolean`, dates
 `datetime64[ms]` and timestamps with a zone `datetime64[us, UTC]`. That keeps
-the schemas about what a value is rather than which integer width dbt chose.
+the schemas about what a value is rather than which integer width dbt chose;
+`logical_type` names the same classes for DuckDB's column types.
+
+The warehouse checks run these schemas as DuckDB SQL (`checks.py` translates
+them), never through pandas. Pandera's built-in checks translate from their
+name and statistics; a custom check cannot be read, so it is built with
+`_column_check`, `_frame_check` or `_table_check`, which keep its SQL form in
+the Check's statistics beside the pandas function. The pandas form is the
+reference: the tests hold the two to the same failure counts.
 """
 
 from __future__ import annotations
@@ -49,6 +57,21 @@ PII_COLUMNS = ("first_name", "last_name", "email", "date_of_birth")
 # Floating point tolerance for recomputed ratios (rates, score_pct).
 TOLERANCE = 1e-9
 
+# What silver trims from delivered text (the `eduwh_whitespace` dbt macro): space, tab, LF, VT,
+# FF, CR. Bronze rules say what silver will accept, so they trim the same set, in pandas and SQL.
+WHITESPACE = " \t\n\v\f\r"
+SQL_WHITESPACE = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)
+# The same set as an RE2 class. A regex is several times faster than trim(x, characters) in DuckDB.
+RE2_WHITESPACE = "[" + "".join(f"\\x{{{ord(c):02X}}}" for c in WHITESPACE) + "]"
+
+# A student is at risk below this 28-day attendance rate or from this many failed assessments.
+AT_RISK_ATTENDANCE_BELOW = 0.8
+AT_RISK_FAILED_ASSESSMENTS = 2
+
+# Keys of a custom Check's statistics holding its SQL form (see `_column_check`, `_table_check`).
+SQL_PREDICATE = "sql"
+SQL_TABLE_QUERY = "sql_table"
+
 # --- Logical dtypes, as frame_from_arrow produces them ----------------------------------------
 
 TEXT = str
@@ -78,6 +101,36 @@ def _normalise_type(dtype: pa_arrow.DataType) -> pa_arrow.DataType | None:
 
 
 _PANDAS_TYPES = {pa_arrow.int64(): pd.Int64Dtype(), pa_arrow.bool_(): pd.BooleanDtype()}
+
+# The logical dtypes by name, for `logical_type` and the dtype rule of the SQL checks.
+LOGICAL_DTYPES = {"TEXT": TEXT, "INT": INT, "FLOAT": FLOAT, "BOOL": BOOL, "DATE": DATE, "TIMESTAMPTZ": TIMESTAMPTZ}
+
+_DUCKDB_INTEGERS = {
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+}
+
+
+def logical_type(duckdb_type: str) -> str | None:
+    """The LOGICAL_DTYPES name a DuckDB column type has once read into pandas, or None for any other type.
+
+    The DuckDB side of `_normalise_type`: the two must class every type alike
+    (a test holds them to it), so a SQL check of column types judges a table
+    as Pandera would judge the frame `frame_from_arrow` makes of it.
+    """
+    name = duckdb_type.upper()
+    if name in _DUCKDB_INTEGERS:
+        return "INT"
+    if name.startswith("DECIMAL("):
+        # SUM over integers is HUGEINT or DECIMAL(38,0): still a count.
+        return "INT" if name.rstrip(")").split(",")[1].strip() == "0" else "FLOAT"
+    return {
+        "FLOAT": "FLOAT",
+        "DOUBLE": "FLOAT",
+        "BOOLEAN": "BOOL",
+        "DATE": "DATE",
+        "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
+        "VARCHAR": "TEXT",
+    }.get(name)
 
 
 def frame_from_arrow(data: pa_arrow.RecordBatch | pa_arrow.Table) -> pd.DataFrame:
@@ -137,13 +190,30 @@ def unique_rule(columns: list[str]) -> str:
     return f"unique({', '.join(columns)})"
 
 
-def _frame_check(name: str, fn) -> pa.Check:
-    """A dataframe-level (cross-column) rule. Nulls are handled inside `fn`, never skipped silently."""
-    return pa.Check(fn, name=name, error=name, ignore_na=False)
+# --- Custom checks: each with its pandas function and its SQL form, side by side ------------------
+#
+# A SQL form is a DuckDB predicate that is TRUE for a row meeting the rule; NULL or FALSE is a
+# violation, as a pandas result of NA or False is. It sees NULL where pandas sees NaN.
 
 
-def _between(series: pd.Series, low: float, high: float) -> pd.Series:
-    return series.between(low, high)
+def _column_check(name: str, fn, sql: str) -> pa.Check:
+    """A rule on one column's values; `sql` names the column `{column}` (replaced, not str.format). Nulls pass."""
+    return pa.Check(fn, name=name, statistics={SQL_PREDICATE: sql})
+
+
+def _frame_check(name: str, fn, sql: str) -> pa.Check:
+    """A dataframe-level (cross-column) rule. Nulls are handled inside `fn` and `sql`, never skipped silently."""
+    return pa.Check(fn, name=name, error=name, ignore_na=False, statistics={SQL_PREDICATE: sql})
+
+
+def _table_check(name: str, fn, sql: str) -> pa.Check:
+    """A rule on the table as a whole; `sql` is a query of one boolean over the relation `{table}`."""
+    return pa.Check(fn, name=name, error=name, statistics={SQL_TABLE_QUERY: sql})
+
+
+def sql_list(values) -> str:
+    """A parenthesised list of SQL string literals, for IN."""
+    return "(" + ", ".join("'" + str(v).replace("'", "''") + "'" for v in values) + ")"
 
 
 def _rate_matches(rate: pd.Series, numerator: pd.Series, denominator: pd.Series) -> pd.Series:
@@ -156,8 +226,19 @@ def _rate_matches(rate: pd.Series, numerator: pd.Series, denominator: pd.Series)
     return (has_den & close.fillna(False)) | (~has_den & rate.isna())
 
 
+def _rate_matches_sql(rate: str, numerator: str, denominator: str) -> str:
+    return (
+        f"CASE WHEN coalesce({denominator}, 0) > 0 "
+        f"THEN abs({rate} - ({numerator})::DOUBLE / ({denominator})) <= {TOLERANCE!r} "
+        f"ELSE {rate} IS NULL END"
+    )
+
+
 def _no_pii(df: pd.DataFrame) -> bool:
     return not any(c in df.columns for c in PII_COLUMNS)
+
+
+_NO_PII_SQL = f"SELECT count(*) = 0 FROM (DESCRIBE SELECT * FROM {{table}}) WHERE column_name IN {sql_list(PII_COLUMNS)}"
 
 
 def _text(nullable: bool = True, checks: list[pa.Check] | None = None, **kw) -> pa.Column:
@@ -176,8 +257,12 @@ def _pct(nullable: bool = True) -> pa.Column:
     return pa.Column(FLOAT, pa.Check.in_range(0, 100), nullable=nullable)
 
 
-def _not_blank(name: str = "not_blank") -> pa.Check:
-    return pa.Check(lambda s: s.str.strip().str.len() > 0, name=name)
+def _not_blank() -> pa.Check:
+    return _column_check(
+        "not_blank",
+        lambda s: s.str.strip(WHITESPACE).str.len() > 0,
+        f"NOT regexp_full_match({{column}}, '{RE2_WHITESPACE}*')",
+    )
 
 
 def _lineage_columns(source: str) -> dict[str, pa.Column]:
@@ -191,19 +276,38 @@ def _lineage_columns(source: str) -> dict[str, pa.Column]:
 # bronze: values stay as received, so value rules here describe what silver will accept.
 # They fail on bad deliveries by design; the bronze checks only warn.
 def _is_calendar_date(series: pd.Series) -> pd.Series:
-    """YYYY-MM-DD (after trimming) naming a real calendar day, as silver judges it."""
-    text = series.str.strip()
-    shaped = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}").fillna(False).astype(bool)
-    parsed = pd.to_datetime(text.where(shaped), format="%Y-%m-%d", errors="coerce")
-    return shaped & parsed.notna()
+    """YYYY-MM-DD (after trimming) naming a real calendar day, as silver judges it.
+
+    The day is checked by arithmetic rather than pd.to_datetime, whose nanosecond
+    range (1677..2262) would reject days that silver's strptime accepts (0000..9999,
+    proleptic Gregorian, so year 0 is a leap year).
+    """
+    text = series.str.strip(WHITESPACE)
+    shaped = text.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
+    parts = text.where(shaped)
+    year, month, day = (pd.to_numeric(parts.str.slice(a, b)) for a, b in ((0, 4), (5, 7), (8, 10)))
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    days_in_month = month.map({1: 31, 2: 28, 3: 31, 4: 30, 5: 31, 6: 30, 7: 31, 8: 31, 9: 30, 10: 31, 11: 30, 12: 31})
+    days_in_month = days_in_month + (leap & (month == 2)).astype("int64")
+    return shaped & (day >= 1) & (day <= days_in_month)
 
 
-_DATE_TEXT = pa.Check(_is_calendar_date, name="valid_date")
+_DATE_TEXT = _column_check(
+    "valid_date",
+    _is_calendar_date,
+    # The `parse_iso_date` dbt macro, which decides bad_date in silver.
+    f"regexp_full_match(trim({{column}}, {SQL_WHITESPACE}), '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+    f"AND try_strptime(trim({{column}}, {SQL_WHITESPACE}), '%Y-%m-%d') IS NOT NULL",
+)
 _NUMBER_TEXT = pa.Check.str_matches(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", name="looks_numeric")
 
 
 def _status_text() -> pa.Check:
-    return pa.Check(lambda s: s.str.strip().str.lower().isin(ATTENDANCE_STATUSES), name="status_after_trim")
+    return _column_check(
+        "status_after_trim",
+        lambda s: s.str.strip(WHITESPACE).str.lower().isin(ATTENDANCE_STATUSES),
+        f"lower(trim({{column}}, {SQL_WHITESPACE})) IN {sql_list(ATTENDANCE_STATUSES)}",
+    )
 
 
 BRONZE_ATTENDANCE = pa.DataFrameSchema(
@@ -332,9 +436,13 @@ def _dim_date_weekend(df: pd.DataFrame) -> pd.Series:
 def _dim_date_academic_year(df: pd.DataFrame) -> pd.Series:
     # A year starts on 1 September: 2025-09-01 .. 2026-08-31 is "2025/26".
     day = df["date_day"]
-    start = day.dt.year - (day.dt.month < 9).astype("int64")
-    expected = start.astype(str) + "/" + ((start + 1) % 100).astype(str).str.zfill(2)
+    # Nullable integers: one missing date_day must not turn every year into "2025.0".
+    start = (day.dt.year - (day.dt.month < 9)).astype("Int64")
+    expected = start.astype("string") + "/" + ((start + 1) % 100).astype("string").str.zfill(2)
     return (df["academic_year"] == expected).fillna(False).astype(bool)
+
+
+_ACADEMIC_YEAR_START = "(year(date_day) - (month(date_day) < 9)::INT)"
 
 
 SILVER_DIM_DATE = pa.DataFrameSchema(
@@ -349,9 +457,23 @@ SILVER_DIM_DATE = pa.DataFrameSchema(
         "academic_year": _text(False, [pa.Check.str_matches(r"^\d{4}/\d{2}$")]),
     },
     checks=[
-        _frame_check("date_parts_match_date_day", _dim_date_parts),
-        _frame_check("is_weekend_matches_day_of_week", _dim_date_weekend),
-        _frame_check("academic_year_starts_1_september", _dim_date_academic_year),
+        _frame_check(
+            "date_parts_match_date_day",
+            _dim_date_parts,
+            "year = year(date_day) AND month = month(date_day) AND day_of_month = day(date_day) "
+            "AND day_of_week = isodow(date_day)",
+        ),
+        # pandas' isin is never NA, so an unknown day_of_week counts as a weekday.
+        _frame_check(
+            "is_weekend_matches_day_of_week",
+            _dim_date_weekend,
+            "is_weekend = coalesce(day_of_week IN (6, 7), false)",
+        ),
+        _frame_check(
+            "academic_year_starts_1_september",
+            _dim_date_academic_year,
+            f"academic_year = format('{{}}/{{:02d}}', {_ACADEMIC_YEAR_START}, ({_ACADEMIC_YEAR_START} + 1) % 100)",
+        ),
     ],
     name="silver.dim_date",
 )
@@ -372,7 +494,13 @@ SILVER_FACT_ATTENDANCE = pa.DataFrameSchema(
         "delivery_code": _text(False, [pa.Check.str_matches(DELIVERY_CODE_REGEX)]),
         "_source_file": _text(False),
     },
-    checks=[_frame_check("is_present_iff_present_or_late", _is_present_matches_status)],
+    checks=[
+        _frame_check(
+            "is_present_iff_present_or_late",
+            _is_present_matches_status,
+            f"is_present = coalesce(status IN {sql_list(PRESENT_STATUSES)}, false)",
+        )
+    ],
     name="silver.fact_attendance",
 )
 
@@ -400,8 +528,12 @@ SILVER_FACT_ASSESSMENT = pa.DataFrameSchema(
         "_source_file": _text(False),
     },
     checks=[
-        _frame_check("score_le_max_score", _score_within_max),
-        _frame_check("score_pct_eq_100_score_over_max", _score_pct_matches),
+        _frame_check("score_le_max_score", _score_within_max, "score <= max_score"),
+        _frame_check(
+            "score_pct_eq_100_score_over_max",
+            _score_pct_matches,
+            f"abs(score_pct - 100.0::DOUBLE * score / max_score) <= {TOLERANCE * 100!r}",
+        ),
     ],
     name="silver.fact_assessment",
 )
@@ -470,10 +602,27 @@ GOLD_STUDENT_PERFORMANCE_SUMMARY = pa.DataFrameSchema(
         "max_score_pct": _pct(),
     },
     checks=[
-        _frame_check("present+absent+excused=total_attendance_records", _attendance_parts_sum),
-        _frame_check("attendance_rate=present/(present+absent)", _summary_rate),
-        _frame_check("min<=avg<=max_score_pct", _score_order),
-        _frame_check("score_pct_null_iff_no_assessments", _scores_null_iff_none),
+        _frame_check(
+            "present+absent+excused=total_attendance_records",
+            _attendance_parts_sum,
+            "present_days + absent_days + excused_days = total_attendance_records",
+        ),
+        _frame_check(
+            "attendance_rate=present/(present+absent)",
+            _summary_rate,
+            _rate_matches_sql("attendance_rate", "present_days", "present_days + absent_days"),
+        ),
+        _frame_check(
+            "min<=avg<=max_score_pct",
+            _score_order,
+            "(min_score_pct IS NULL AND avg_score_pct IS NULL AND max_score_pct IS NULL) "
+            f"OR (min_score_pct <= avg_score_pct + {TOLERANCE!r} AND avg_score_pct <= max_score_pct + {TOLERANCE!r})",
+        ),
+        _frame_check(
+            "score_pct_null_iff_no_assessments",
+            _scores_null_iff_none,
+            "(coalesce(total_assessments, 0) = 0) = (avg_score_pct IS NULL)",
+        ),
     ],
     strict=True,
     name="gold.student_performance_summary",
@@ -519,11 +668,31 @@ GOLD_CLASS_DAILY_PERFORMANCE = pa.DataFrameSchema(
         "avg_score_pct": _pct(),
     },
     checks=[
-        _frame_check("attendance_rate=present/(present+absent)", _daily_rate),
-        _frame_check("students_with_attendance<=attendance_rows", _students_le_rows),
-        _frame_check("students_with_assessment<=assessment_count", _assessed_le_assessments),
-        _frame_check("row_has_activity", _daily_activity),
-        _frame_check("avg_score_pct_null_iff_no_assessments", _daily_avg_null_iff_none),
+        _frame_check(
+            "attendance_rate=present/(present+absent)",
+            _daily_rate,
+            _rate_matches_sql("attendance_rate", "present_count", "present_count + absent_count"),
+        ),
+        _frame_check(
+            "students_with_attendance<=attendance_rows",
+            _students_le_rows,
+            "students_with_attendance <= present_count + absent_count + excused_count",
+        ),
+        _frame_check(
+            "students_with_assessment<=assessment_count",
+            _assessed_le_assessments,
+            "students_with_assessment <= assessment_count",
+        ),
+        _frame_check(
+            "row_has_activity",
+            _daily_activity,
+            "present_count + absent_count + excused_count + assessment_count > 0",
+        ),
+        _frame_check(
+            "avg_score_pct_null_iff_no_assessments",
+            _daily_avg_null_iff_none,
+            "(coalesce(assessment_count, 0) = 0) = (avg_score_pct IS NULL)",
+        ),
     ],
     unique=["class_id", "activity_date"],
     strict=True,
@@ -532,8 +701,8 @@ GOLD_CLASS_DAILY_PERFORMANCE = pa.DataFrameSchema(
 
 
 def _at_risk_definition(df: pd.DataFrame) -> pd.Series:
-    low_attendance = (df["attendance_rate_28d"] < 0.8).fillna(False)
-    failing = (df["failed_assessments"] >= 2).fillna(False)
+    low_attendance = (df["attendance_rate_28d"] < AT_RISK_ATTENDANCE_BELOW).fillna(False)
+    failing = (df["failed_assessments"] >= AT_RISK_FAILED_ASSESSMENTS).fillna(False)
     return (df["at_risk"] == (low_attendance | failing)).fillna(False).astype(bool)
 
 
@@ -547,20 +716,35 @@ GOLD_STUDENT_RISK_FEATURES = pa.DataFrameSchema(
         "at_risk": pa.Column(BOOL, nullable=False),
     },
     checks=[
-        _frame_check("at_risk=(attendance_rate_28d<0.8 or failed_assessments>=2)", _at_risk_definition),
+        _frame_check(
+            f"at_risk=(attendance_rate_28d<{AT_RISK_ATTENDANCE_BELOW} or failed_assessments>={AT_RISK_FAILED_ASSESSMENTS})",
+            _at_risk_definition,
+            f"at_risk = (coalesce(attendance_rate_28d < {AT_RISK_ATTENDANCE_BELOW!r}::DOUBLE, false) "
+            f"OR coalesce(failed_assessments >= {AT_RISK_FAILED_ASSESSMENTS}, false))",
+        ),
         # The spec fixes only some columns of this mart, so it is not strict; it still may not carry PII.
-        pa.Check(_no_pii, name="no_pii_columns", error="no_pii_columns"),
+        _table_check("no_pii_columns", _no_pii, _NO_PII_SQL),
     ],
     strict=False,
     name="gold.student_risk_features",
 )
 
 
+# (source, outcome) pairs that cannot occur: status is only judged on attendance, scores only on assessments.
+_IMPOSSIBLE_OUTCOMES = (("attendance", "bad_score"), ("assessments", "bad_status"))
+
+
 def _reason_fits_source(df: pd.DataFrame) -> pd.Series:
     ok = pd.Series(True, index=df.index)
-    ok &= ~((df["source"] == "attendance") & (df["outcome"] == "bad_score"))
-    ok &= ~((df["source"] == "assessments") & (df["outcome"] == "bad_status"))
+    for source, outcome in _IMPOSSIBLE_OUTCOMES:
+        ok &= ~((df["source"] == source) & (df["outcome"] == outcome))
     return ok.astype(bool)
+
+
+# A NULL source or outcome is no impossible pair, as None == "x" is False in pandas.
+_REASON_FITS_SOURCE_SQL = "NOT (" + " OR ".join(
+    f"coalesce(source = '{source}' AND outcome = '{outcome}', false)" for source, outcome in _IMPOSSIBLE_OUTCOMES
+) + ")"
 
 
 GOLD_DELIVERY_QUALITY = pa.DataFrameSchema(
@@ -571,7 +755,7 @@ GOLD_DELIVERY_QUALITY = pa.DataFrameSchema(
         # Only outcomes that occur get a row, so a count is at least 1.
         "row_count": pa.Column(INT, pa.Check.ge(1), nullable=False),
     },
-    checks=[_frame_check("outcome_possible_for_source", _reason_fits_source)],
+    checks=[_frame_check("outcome_possible_for_source", _reason_fits_source, _REASON_FITS_SOURCE_SQL)],
     unique=["delivery_code", "source", "outcome"],
     strict=True,
     name="gold.delivery_quality",

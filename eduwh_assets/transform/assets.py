@@ -6,12 +6,13 @@ are blocking, sit between them: when one fails, gold does not build.
 
 from pathlib import Path
 
-from dagster import AssetExecutionContext, ResourceParam
+from dagster import AssetExecutionContext, AssetKey, Config, ResourceParam
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.pipelines import warehouse_connection
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.transform.changes import clear_change_records, drop_tables, incremental_models, missing_tables
 from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
 from eduwh_assets.transform.translator import EduwhDbtTranslator
 
@@ -24,7 +25,7 @@ if not eduwh_project.manifest_path.exists():
         "(the Makefile's install step runs it)."
     )
 
-SILVER_SELECTION = "path:models/staging path:models/silver path:models/quarantine"
+SILVER_SELECTION = "path:seeds path:models/staging path:models/changes path:models/silver path:models/quarantine"
 GOLD_SELECTION = "path:models/gold"
 
 
@@ -37,15 +38,42 @@ def dbt_target(settings: Settings, layer: str) -> Path:
     return settings.data_dir / "dbt" / layer
 
 
-def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, layer: str):
-    if layer == "silver":
-        # dbt reads every bronze table; one whose source has sent nothing yet is created empty.
-        with warehouse_connection(settings) as con:
+class BuildConfig(Config):
+    """Run config of the dbt steps; `full_refresh` rebuilds the layer from its inputs instead of applying changes."""
+
+    full_refresh: bool = False
+
+
+LAYER_SCHEMAS = {"silver": {"silver", "quarantine"}, "gold": {"gold"}}
+
+
+def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, layer: str, config: BuildConfig):
+    full_refresh = config.full_refresh
+    with warehouse_connection(settings) as con:
+        if layer == "silver":
+            # dbt reads every bronze table; one whose source has sent nothing yet is created empty.
             created = ensure_bronze_tables(con)
-        if created:
-            context.log.info(f"created empty bronze table(s) {', '.join(created)}: nothing received for them yet")
+            if created:
+                context.log.info(f"created empty bronze table(s) {', '.join(created)}: nothing received for them yet")
+        missing = missing_tables(con, LAYER_SCHEMAS[layer])
+        if missing and not full_refresh:
+            context.log.info(f"full build of {layer}: {', '.join(missing)} not built yet")
+            full_refresh = True
+        if full_refresh and layer == "silver":
+            drop_tables(con, LAYER_SCHEMAS["gold"])
     with warehouse_env(settings):
-        yield from dbt.cli(dbt_build_args(), context=context, target_path=dbt_target(settings, layer)).stream()
+        yield from dbt.cli(
+            dbt_build_args(full_refresh=full_refresh), context=context, target_path=dbt_target(settings, layer)
+        ).stream()
+    if layer == "gold" and every_reader_built(context):
+        with warehouse_connection(settings) as con:
+            clear_change_records(con)
+
+
+def every_reader_built(context: AssetExecutionContext) -> bool:
+    """Whether this run refreshed every model that applies the change records (both layers)."""
+    selected = context.job_def.asset_layer.selected_asset_keys
+    return all(AssetKey([r.schema, r.name]) in selected for r in incremental_models().readers)
 
 
 @dbt_assets(
@@ -56,8 +84,10 @@ def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: S
     name="dbt_silver",
     pool=WAREHOUSE_POOL,
 )
-def silver_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings]):
-    yield from build_layer(context, dbt, settings, "silver")
+def silver_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings], config: BuildConfig
+):
+    yield from build_layer(context, dbt, settings, "silver", config)
 
 
 @dbt_assets(
@@ -68,8 +98,10 @@ def silver_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, setti
     name="dbt_gold",
     pool=WAREHOUSE_POOL,
 )
-def gold_dbt_assets(context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings]):
-    yield from build_layer(context, dbt, settings, "gold")
+def gold_dbt_assets(
+    context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings], config: BuildConfig
+):
+    yield from build_layer(context, dbt, settings, "gold", config)
 
 
 dbt_layer_assets = [silver_dbt_assets, gold_dbt_assets]

@@ -1,5 +1,11 @@
 {#- One row per class and day with any valid activity. A fact's class_id is the
     student's current class, so a student who moves takes their history along. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched(touched_class_day_rows('activity_date')) }}",
+) }}
+
 with
 
 students as (
@@ -12,6 +18,9 @@ attendance as (
 
     select * from {{ ref('fact_attendance') }}
     where class_id is not null
+    {% if is_incremental() %}
+        and {{ touched_class_day_rows('session_date') }}
+    {% endif %}
 
 ),
 
@@ -19,6 +28,9 @@ assessments as (
 
     select * from {{ ref('fact_assessment') }}
     where class_id is not null
+    {% if is_incremental() %}
+        and {{ touched_class_day_rows('assessed_on') }}
+    {% endif %}
 
 ),
 

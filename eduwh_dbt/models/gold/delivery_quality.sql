@@ -1,16 +1,28 @@
 {#- How each delivery fared, per source: the outcome counts of one delivery and
     source add up to the rows it delivered, because every row has one outcome. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('delivery_code in ' ~ touched_deliveries()) }}",
+) }}
+
 with
 
 attendance as (
 
     select delivery_code, outcome from {{ ref('attendance_outcomes') }}
+    {% if is_incremental() %}
+    where delivery_code in {{ touched_deliveries() }}
+    {% endif %}
 
 ),
 
 assessments as (
 
     select delivery_code, outcome from {{ ref('assessment_outcomes') }}
+    {% if is_incremental() %}
+    where delivery_code in {{ touched_deliveries() }}
+    {% endif %}
 
 ),
 

@@ -1,8 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched('student_id in ' ~ touched_students()) }}",
+) }}
+
 with
 
 students as (
 
     select * from {{ ref('dim_student') }}
+    {% if is_incremental() %}
+    where student_id in {{ touched_students() }}
+    {% endif %}
 
 ),
 
@@ -15,12 +24,18 @@ classes as (
 attendance as (
 
     select * from {{ ref('fact_attendance') }}
+    {% if is_incremental() %}
+    where student_id in {{ touched_students() }}
+    {% endif %}
 
 ),
 
 assessments as (
 
     select * from {{ ref('fact_assessment') }}
+    {% if is_incremental() %}
+    where student_id in {{ touched_students() }}
+    {% endif %}
 
 ),
 

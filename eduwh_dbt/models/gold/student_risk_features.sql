@@ -1,11 +1,22 @@
 {#- Early-warning features per student, all measured against as_of_date, the
     latest valid session in the warehouse, so a rebuild over the same data gives
     the same answer whatever day it runs. -#}
+{#- When as_of_date moves, every student's window moves with it: all rows are
+    recomputed, from one pass over the facts. Otherwise only touched students. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched(touched_risk_rows()) }}",
+) }}
+
 with
 
 students as (
 
     select * from {{ ref('dim_student') }}
+    {% if is_incremental() %}
+    where {{ touched_risk_rows() }}
+    {% endif %}
 
 ),
 
@@ -18,6 +29,9 @@ attendance as (
 assessments as (
 
     select * from {{ ref('fact_assessment') }}
+    {% if is_incremental() %}
+    where {{ touched_risk_rows() }}
+    {% endif %}
 
 ),
 
@@ -43,6 +57,9 @@ attendance_per_student as (
 
     from attendance
     cross join as_of
+    {% if is_incremental() %}
+    where {{ touched_risk_rows('attendance.student_id') }}
+    {% endif %}
     group by attendance.student_id
 
 ),

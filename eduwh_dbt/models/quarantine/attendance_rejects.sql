@@ -1,10 +1,21 @@
 {#- Rejected attendance rows with the values exactly as received, so a fix can
-    be traced back to the delivery, file and row. Rebuilt from bronze each run. -#}
+    be traced back to the delivery, file and row. Recomputed from bronze
+    for whatever a run touches. -#}
+{#- The rejects keep the id as received, so the pre-hook matches on its cleaned form. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched(touched_outcomes('attendance', 'attendance_id', clean_text('attendance_id'))) }}",
+) }}
+
 with
 
 outcomes as (
 
     select * from {{ ref('attendance_outcomes') }}
+    {% if is_incremental() %}
+    where {{ touched_outcomes('attendance', 'attendance_id') }}
+    {% endif %}
 
 ),
 

@@ -1,11 +1,20 @@
 {#- Exactly one outcome for every received assessment row: loaded, superseded
     or the reject reason of the winning row. Quarantine, the fact table and
     gold.delivery_quality all read this model, so they cannot disagree. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched(touched_outcomes('assessments', 'assessment_id')) }}",
+) }}
+
 with
 
 assessments as (
 
     select * from {{ ref('stg_deliveries__assessments') }}
+    {% if is_incremental() %}
+    where {{ touched_outcomes('assessments', 'assessment_id') }}
+    {% endif %}
 
 ),
 
@@ -52,6 +61,7 @@ final as (
         delivery_code,
         _source_file,
         _source_row,
+        _dlt_load_id,
         {{ row_outcome('assessment_id', 'reject_reason') }} as outcome
 
     from judged

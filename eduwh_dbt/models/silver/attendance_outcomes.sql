@@ -1,11 +1,20 @@
 {#- Exactly one outcome for every received attendance row: loaded, superseded
     or the reject reason of the winning row. Quarantine, the fact table and
     gold.delivery_quality all read this model, so they cannot disagree. -#}
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched(touched_outcomes('attendance', 'attendance_id')) }}",
+) }}
+
 with
 
 attendance as (
 
     select * from {{ ref('stg_deliveries__attendance') }}
+    {% if is_incremental() %}
+    where {{ touched_outcomes('attendance', 'attendance_id') }}
+    {% endif %}
 
 ),
 
@@ -47,6 +56,7 @@ final as (
         delivery_code,
         _source_file,
         _source_row,
+        _dlt_load_id,
         {{ row_outcome('attendance_id', 'reject_reason') }} as outcome
 
     from judged

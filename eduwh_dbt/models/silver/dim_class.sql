@@ -1,3 +1,4 @@
+{#- changed_classes compares the SIS with this table as last built, so it must run first. -#}
 with
 
 classes as (
@@ -19,3 +20,5 @@ final as (
 )
 
 select * from final
+
+-- depends_on: {{ ref('changed_classes') }}

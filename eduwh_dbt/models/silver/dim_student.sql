@@ -1,3 +1,4 @@
+{#- changed_students compares the SIS with this table as last built, so it must run first. -#}
 {#- SCD type 1: the SIS row as it is now. Facts take their class_id from here. -#}
 with
 
@@ -24,3 +25,5 @@ final as (
 )
 
 select * from final
+
+-- depends_on: {{ ref('changed_students') }}

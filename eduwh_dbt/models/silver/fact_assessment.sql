@@ -1,8 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    pre_hook="{{ delete_touched(touched_facts('assessments', 'assessment_id')) }}",
+) }}
+
 with
 
 outcomes as (
 
     select * from {{ ref('assessment_outcomes') }}
+    {% if is_incremental() %}
+    where {{ touched_facts('assessments', 'assessment_id') }}
+    {% endif %}
 
 ),
 

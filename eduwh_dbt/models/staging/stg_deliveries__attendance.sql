@@ -25,7 +25,8 @@ cleaned as (
         delivery_code,
         _source_file,
         _source_row,
-        _ingested_at
+        _ingested_at,
+        _dlt_load_id
 
     from source
 
