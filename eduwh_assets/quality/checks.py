@@ -9,9 +9,10 @@ read into pandas to check it: each schema is translated to SQL
 - Every row rule — `nullable=False`, Pandera's built-in checks (from their
   name and statistics), the custom checks (from the SQL kept beside their
   pandas function) — becomes a predicate, and one scan counts the violations
-  of all of them at once, with the first SAMPLE_ROWS row ids of each.
+  of all of them at once; only a rule that fails is read again, for the
+  first SAMPLE_ROWS row ids the UI shows.
 - Keys (a duplicate may be anywhere) and foreign keys (another table) are a
-  query each, over the whole table even when row rules are restricted.
+  query each, over the whole table even when row rules are restricted (`where`).
 
 Failure counts are reported per rule under the names Pandera uses
 (`<column>:<check>`, `unique(a, b)` for compound keys, the rule name for

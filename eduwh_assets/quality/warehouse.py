@@ -1,7 +1,7 @@
 """Read-only access to the DuckDB warehouse for checks and exports.
 
 Quality code never writes the warehouse. It opens it read-only, bounds DuckDB's
-memory so a 10M-row scan fits beside pandas, and closes the connection as soon
+memory with the settings' limits, and closes the connection as soon
 as the work is done.
 """
 
@@ -16,7 +16,7 @@ import duckdb
 from eduwh_assets.config import Settings
 from eduwh_assets.warehouse import connect_read_only
 
-# DuckDB's share of a check's memory; the rest is left to the pandas chunks.
+
 class WarehouseMissing(FileNotFoundError):
     pass
 
