@@ -121,6 +121,7 @@ def test_missing_manifest_names_the_prepare_command(tmp_path):
     unprepared.mkdir()
     for name in ("dbt_project.yml", "profiles.yml"):
         shutil.copy(PROJECT_ROOT / "eduwh_dbt" / name, unprepared / name)
+    shutil.copytree(PROJECT_ROOT / "eduwh_dbt" / "seeds", unprepared / "seeds")
     script = textwrap.dedent(
         f"""
         import pathlib

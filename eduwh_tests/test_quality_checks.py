@@ -6,6 +6,7 @@ test_quality_sql.py holds the SQL translation rule by rule against Pandera itsel
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import duckdb
@@ -125,6 +126,25 @@ INSERT INTO gold.delivery_quality VALUES
     ('D1', 'attendance', 'loaded', 5), ('D1', 'attendance', 'unknown_student', 1),
     ('D1', 'assessments', 'loaded', 3), ('D1', 'assessments', 'bad_score', 1),
     ('D2', 'attendance', 'missing_key', 1);
+-- Absence rows stand on their own: S2 and S3's 2024/25 reach absence_min_sessions (10), so they
+-- take a band and may be persistent or severe absentees.
+CREATE TABLE gold.student_absence (student_id VARCHAR, academic_year VARCHAR, class_id VARCHAR,
+    programme_code VARCHAR, possible_sessions BIGINT, attended_sessions BIGINT, authorised_absences BIGINT,
+    unauthorised_absences BIGINT, absence_rate DOUBLE, is_persistent_absentee BOOLEAN,
+    is_severe_absentee BOOLEAN, absence_band VARCHAR, longest_absence_streak BIGINT);
+INSERT INTO gold.student_absence VALUES
+    ('S1', '2025/26', 'C1', 'P1', 2, 1, 0, 1, 0.5, false, false, NULL, 1),
+    ('S2', '2025/26', 'C1', 'P1', 20, 17, 1, 2, 0.15, true, false, 'moderate', 2),
+    ('S3', '2024/25', 'C2', 'P2', 10, 4, 3, 3, 0.6, true, true, 'severe', 6),
+    ('S3', '2025/26', 'C2', 'P2', 1, 1, 0, 0, 0.0, false, false, NULL, 0);
+CREATE TABLE gold.programme_attendance (programme_code VARCHAR, academic_year VARCHAR, programme_name VARCHAR,
+    faculty VARCHAR, level VARCHAR, students BIGINT, eligible_students BIGINT, persistent_absentees BIGINT,
+    persistent_absence_rate DOUBLE, possible_sessions BIGINT, attended_sessions BIGINT,
+    authorised_absences BIGINT, unauthorised_absences BIGINT, absence_rate DOUBLE);
+INSERT INTO gold.programme_attendance VALUES
+    ('P1', '2025/26', 'Physics', 'Science', 'L3', 2, 1, 1, 1.0, 22, 18, 1, 3, 4.0 / 22),
+    ('P2', '2024/25', 'Art', 'Arts', 'L3', 1, 1, 1, 1.0, 10, 4, 3, 3, 0.6),
+    ('P2', '2025/26', 'Art', 'Arts', 'L3', 1, 0, 0, NULL, 1, 1, 0, 0, 0.0);
 """
 
 ROWS = {
@@ -135,6 +155,7 @@ ROWS = {
     "quarantine.attendance_rejects": 2, "quarantine.assessment_rejects": 1,
     "gold.student_performance_summary": 3, "gold.class_daily_performance": 3,
     "gold.student_risk_features": 3, "gold.delivery_quality": 5,
+    "gold.student_absence": 4, "gold.programme_attendance": 3,
 }
 
 
@@ -433,3 +454,19 @@ def test_a_delivery_run_checks_only_its_own_deliveries_rows(tmp_path):
     range_tags = {"dagster/asset_partition_range_start": "D1", "dagster/asset_partition_range_end": "D2"}
     assert deliveries_of_run(range_tags, instance) == ["D1", "D2"]
     assert deliveries_of_run({}, instance) is None
+
+
+def test_every_check_says_what_when_and_how_to_resolve():
+    """Each check of the code location, Pandera, dbt and Python alike, has the three-part description."""
+    from eduwh_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    shape = re.compile(r"What: \S.*\n\nWhen it matters: \S.*\n\nHow to resolve: \S.*", re.S)
+    descriptions = {key: graph.get_check_spec(key).description or "" for key in graph.asset_check_keys}
+    assert len(descriptions) > 150  # Pandera, dbt tests, reconciliation and freshness
+    assert [str(k) for k, d in descriptions.items() if not shape.fullmatch(d)] == []
+    # A dbt test's own YAML description is its first part.
+    absence_key = next(k for k in descriptions if k.name.startswith("unique_combination_of_columns_student_absence"))
+    assert descriptions[absence_key].startswith("What: The key is (student_id, academic_year).")
+    # No raw SQL or Jinja leaks into the text.
+    assert not [str(k) for k, d in descriptions.items() if "{{" in d or "get_where_subquery" in d]

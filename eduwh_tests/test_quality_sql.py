@@ -54,7 +54,7 @@ class Violation:
 
 
 DELIVERY_CODE_RULE = "delivery_code:str_matches('^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$')"
-NUMBER_RULE = r"str_matches('^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$')"
+NUMBER_RULE = "valid_number"
 STATUSES_RULE = "isin(('active', 'suspended', 'withdrawn', 'completed'))"
 
 # Violations of the rules the defaults below cannot produce (see `violation_of`).
@@ -78,7 +78,10 @@ VIOLATIONS: dict[str, dict[str, Violation]] = {
         f"score:{NUMBER_RULE}": Violation(
             "score = CASE rowid WHEN 0 THEN 'abc' ELSE '1.2.3' END", expected=2, rows=(0, 1)
         ),
-        f"max_score:{NUMBER_RULE}": Violation("max_score = 'nan'"),
+        # 1e999 has the shape of a number but overflows a double: silver rejects it as bad_score.
+        f"max_score:{NUMBER_RULE}": Violation(
+            "max_score = CASE rowid WHEN 0 THEN 'nan' ELSE '1e999' END", expected=2, rows=(0, 1)
+        ),
         "assessed_on:valid_date": Violation("assessed_on = '2025-13-01'"),
         DELIVERY_CODE_RULE: Violation("delivery_code = 'bad code!'"),
         "_source_file:str_matches('^assessments.*\\.jsonl?$')": Violation("_source_file = 'assessments.csv'"),
@@ -213,6 +216,51 @@ VIOLATIONS: dict[str, dict[str, Violation]] = {
             "outcome = CASE rowid WHEN 0 THEN 'bad_score' ELSE 'bad_status' END", expected=2, rows=(0, 2)
         ),
     },
+    "gold.student_absence": {
+        "student_id:not_blank": Violation("student_id = ''"),
+        "academic_year:str_matches('^\\d{4}/\\d{2}$')": Violation("academic_year = '2025-26'"),
+        "possible_sessions:greater_than_or_equal_to(1)": Violation("possible_sessions = 0"),
+        "attended_sessions:greater_than_or_equal_to(0)": Violation("attended_sessions = -1"),
+        "authorised_absences:greater_than_or_equal_to(0)": Violation("authorised_absences = -1"),
+        "unauthorised_absences:greater_than_or_equal_to(0)": Violation("unauthorised_absences = -1"),
+        "absence_rate:in_range(0, 1)": Violation("absence_rate = 1.5"),
+        "absence_band:isin(('severe', 'moderate', 'at_risk', 'satisfactory'))": Violation(
+            "absence_band = 'chronic'", rows=(1,)
+        ),
+        "longest_absence_streak:greater_than_or_equal_to(0)": Violation("longest_absence_streak = -1"),
+        "attended+authorised+unauthorised=possible_sessions": Violation("attended_sessions = 0"),
+        "absence_rate=(authorised+unauthorised)/possible_sessions": Violation("absence_rate = 0.4"),
+        # Every row's flag is wrong once flipped: two ineligible, one moderate, one severe.
+        "is_persistent_absentee=(absence_rate>=0.1 and possible_sessions>=10)": Violation(
+            "is_persistent_absentee = NOT is_persistent_absentee", expected=4, rows=(0, 1, 2, 3)
+        ),
+        "is_severe_absentee=(absence_rate>=0.5 and possible_sessions>=10)": Violation(
+            "is_severe_absentee = NOT is_severe_absentee", expected=4, rows=(0, 1, 2, 3)
+        ),
+        # S1 has too few sessions for a band; S2's 0.15 is moderate, not severe.
+        "absence_band_from_absence_bands_seed": Violation("absence_band = 'severe'", expected=2, rows=(0, 1)),
+        "longest_absence_streak_within_absences": Violation(
+            "longest_absence_streak = CASE rowid WHEN 0 THEN 2 ELSE 1 END", expected=2, rows=(0, 3)
+        ),
+        "student_id:foreign_key(silver.dim_student.student_id)": Violation("student_id = 'S9'"),
+    },
+    "gold.programme_attendance": {
+        "programme_code:not_blank": Violation("programme_code = chr(9)"),
+        "academic_year:str_matches('^\\d{4}/\\d{2}$')": Violation("academic_year = '25/26'"),
+        "students:greater_than_or_equal_to(1)": Violation("students = 0", rows=(2,)),
+        "eligible_students:greater_than_or_equal_to(0)": Violation("eligible_students = -1", rows=(2,)),
+        "persistent_absentees:greater_than_or_equal_to(0)": Violation("persistent_absentees = -1", rows=(2,)),
+        "persistent_absence_rate:in_range(0, 1)": Violation("persistent_absence_rate = 1.5"),
+        "possible_sessions:greater_than_or_equal_to(1)": Violation("possible_sessions = 0", rows=(2,)),
+        "attended_sessions:greater_than_or_equal_to(0)": Violation("attended_sessions = -1"),
+        "authorised_absences:greater_than_or_equal_to(0)": Violation("authorised_absences = -1"),
+        "unauthorised_absences:greater_than_or_equal_to(0)": Violation("unauthorised_absences = -1"),
+        "absence_rate:in_range(0, 1)": Violation("absence_rate = -0.5"),
+        "persistent_absentees<=eligible_students<=students": Violation("eligible_students = 3"),
+        "persistent_absence_rate=persistent_absentees/eligible_students": Violation("persistent_absence_rate = 0.5"),
+        "attended+authorised+unauthorised=possible_sessions": Violation("attended_sessions = 1"),
+        "absence_rate=(authorised+unauthorised)/possible_sessions": Violation("absence_rate = 0.5"),
+    },
 }
 
 
@@ -330,7 +378,7 @@ EDGE_VALUES = {
         "NULL", "''", "' '", "chr(9) || 'x'", "'x' || chr(10)", "chr(160) || 'present'", "' Late ' || chr(11)",
         "'PRESENT'", "'holiday'", "'2025-02-29'", "'2024-02-29'", "'0000-02-29'", "'1900-02-29'",
         "' 2025-09-01' || chr(12)", "chr(160) || '2025-09-01'", "'٢٠٢٥-09-01'", "'2025-9-1'", "'D1' || chr(10)",
-        "'-D1'", "'D1' || chr(10) || chr(10)", "'attendance.csv' || chr(10)", "'assessments.jsonl'", "'1e5'",
+        "'-D1'", "'D1' || chr(10) || chr(10)", "'attendance.csv' || chr(10)", "'assessments.jsonl'", "'1e5'", "'1e999'", "'-1e400'",
         "' +.5 '", "'5.'", "'.'", "'nan'", "'١٢'", "chr(160) || '12'", "'12' || chr(28)", "'2025/26'",
         "'2025/2'", "'bad_score'", "'bad_status'", "'attendance'", "'assessments'",
     ],

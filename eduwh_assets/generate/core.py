@@ -22,22 +22,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from eduwh_assets.generate.config import GeneratorConfig
+from eduwh_assets.rules import ATTENDANCE_STATUSES, ENROLMENT_STATUSES
 
 LSTR = pa.large_string()
 
 ATTENDANCE_HEADER = ("attendance_id", "student_id", "session_date", "status")
-VALID_STATUSES = ("present", "late", "absent", "excused")
-ENROLMENT_STATUSES = ("active", "suspended", "withdrawn", "completed")
 SUBJECTS = (
     "Mathematics", "English", "Biology", "Chemistry", "Physics", "Computing",
     "History", "Geography", "Psychology", "Business", "Art", "Music",
 )
 
 # Status vocabulary: 0-3 the clean values, then valid-but-messy spellings
-# (3 per clean value, in VALID_STATUSES order), then values that are not statuses.
+# (3 per clean value, in ATTENDANCE_STATUSES order), then values that are not statuses.
 _MESSY_FORMS = (lambda s: f" {s.capitalize()} ", lambda s: s.upper(), lambda s: f"{s} ")
-STATUS_VOCAB = list(VALID_STATUSES) + [f(s) for s in VALID_STATUSES for f in _MESSY_FORMS]
-_MESSY0 = len(VALID_STATUSES)
+STATUS_VOCAB = list(ATTENDANCE_STATUSES) + [f(s) for s in ATTENDANCE_STATUSES for f in _MESSY_FORMS]
+_MESSY0 = len(ATTENDANCE_STATUSES)
 BAD_STATUSES = ("holiday", "sick", "", "P", "unknown", "n/a")
 _BAD_STATUS0 = len(STATUS_VOCAB)
 STATUS_VOCAB += list(BAD_STATUSES)

@@ -47,6 +47,7 @@ from pandera.engines import pandas_engine
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_of_run
+from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.schemas import (
     CONTRACTS,
     LOGICAL_DTYPES,
@@ -717,11 +718,7 @@ def build_contract_check(
         blocking=blocking,
         # DuckDB lets no reader in while another process writes, so checks queue with the writers.
         pool=WAREHOUSE_POOL,
-        description=(
-            f"Pandera contract of {contract.table}: dtypes, allowed values, ranges, cross-column rules, "
-            "unique keys and foreign keys"
-            + (" (blocks downstream assets when it fails)" if blocking else " (warns: bronze keeps bad values by design)")
-        ),
+        description=contract_description(contract, blocking),
         metadata={"table": contract.table, "layer": contract.layer},
     )
     def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:
@@ -736,6 +733,29 @@ def build_contract_check(
         return result
 
     return _check
+
+
+def contract_description(contract: TableContract, blocking: bool) -> str:
+    what = (
+        f"the Pandera contract of {contract.table}: dtypes, allowed values, ranges, cross-column rules, "
+        "unique keys and foreign keys. The result names each failed rule with its row count and sample rows."
+    )
+    if not blocking:
+        return check_description(
+            what,
+            "bronze keeps values as received, so this warns and never blocks: silver quarantines the bad rows "
+            "with a reason code and loads the rest.",
+            "the quarantine tables and the reject exports list each bad row by delivery, file and row; fix them "
+            "at the source and send a new delivery, whose rows supersede the old ones.",
+        )
+    return check_description(
+        what,
+        f"{contract.table} feeds what is built after it, so a failure blocks those assets in this run: "
+        "nothing downstream is built from rows that break the contract.",
+        "bad input is quarantined before silver, so a failure here means the build itself is wrong. "
+        "Rebuild everything with `eduwh run --full-refresh`; if the rule still fails, report it with the "
+        "sample rows from this check's metadata.",
+    )
 
 
 def contract_severity(contract: TableContract) -> tuple[bool, AssetCheckSeverity]:

@@ -12,6 +12,7 @@ import datetime as dt
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, ResourceParam, asset_check
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.warehouse import WarehouseMissing, open_warehouse, relation_kind
 
 SUMMER_MONTHS = (7, 8)
@@ -63,13 +64,13 @@ def judge_freshness(newest: dt.date | None, today: dt.date, max_age_days: int) -
     name="attendance_freshness",
     blocking=False,
     pool=WAREHOUSE_POOL,
-    description=(
-        "What: the number of term-time days (July and August left out) since the newest valid attendance "
-        "session, against EDUWH_ATTENDANCE_MAX_AGE_DAYS (default 7). "
-        "When it matters: every rate and at-risk flag is only as current as the registers; a silent export "
-        "failure freezes them. "
-        "How to resolve: check that the register export still runs and its deliveries land complete "
-        "(with _manifest.json); after a planned break, raise EDUWH_ATTENDANCE_MAX_AGE_DAYS. It warns, never blocks."
+    description=check_description(
+        "the number of term-time days (July and August left out) since the newest valid attendance "
+        "session, against EDUWH_ATTENDANCE_MAX_AGE_DAYS (default 7).",
+        "every rate and at-risk flag is only as current as the registers; a silent export failure freezes "
+        "them. It warns, never blocks.",
+        "check that the register export still runs and its deliveries land complete (with _manifest.json); "
+        "after a planned break, raise EDUWH_ATTENDANCE_MAX_AGE_DAYS.",
     ),
 )
 def attendance_freshness(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:

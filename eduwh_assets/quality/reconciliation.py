@@ -24,6 +24,7 @@ from dagster import (
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.quality.checks import to_markdown
+from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.warehouse import WarehouseMissing, open_warehouse, relation_kind
 from eduwh_assets.sources.landing import LandingZone, ManifestError, source_of
 
@@ -156,9 +157,13 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
         name=CHECK_NAME,
         partitions_def=deliveries_partitions,
         pool=WAREHOUSE_POOL,
-        description=(
-            f"Rows received per {source} file in bronze equal the delivery's _manifest.json; "
-            "a mismatch names the file and both counts"
+        description=check_description(
+            f"the rows received per {source} file of this delivery in bronze equal its _manifest.json; "
+            "a mismatch names the file and both counts.",
+            "a short count means rows were lost between the sender and eduwh (a truncated upload, a bad "
+            "export), so every mart built from the delivery undercounts.",
+            "compare the named file with the sender's export, then redeliver it complete under a new delivery "
+            "code (the newer delivery supersedes the old rows), or fix the manifest if it miscounts.",
         ),
     )
     def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:
@@ -174,9 +179,12 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
     asset=AssetKey(["gold", "delivery_quality"]),
     name=CHECK_NAME,
     pool=WAREHOUSE_POOL,
-    description=(
-        "Every delivery in bronze, attendance and assessments alike, still matches its _manifest.json. "
-        "Runs with every refresh, so a mismatch keeps failing until the delivery is fixed."
+    description=check_description(
+        "every delivery in bronze, attendance and assessments alike, still matches its _manifest.json.",
+        "it runs with every refresh of gold, so a delivery that lost rows keeps failing until it is fixed, "
+        "and the delivery_quality figures are not trusted meanwhile.",
+        "the failing partitions of the bronze reconciliation checks name each file and both counts: "
+        "redeliver those files complete, or correct the manifest if it miscounts.",
     ),
 )
 def delivery_quality_reconciliation(

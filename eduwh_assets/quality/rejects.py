@@ -20,9 +20,9 @@ from eduwh_assets.quality.checks import to_markdown
 from eduwh_assets.quality.schemas import (
     QUARANTINE_ASSESSMENT_REJECTS,
     QUARANTINE_ATTENDANCE_REJECTS,
-    REJECT_REASONS,
 )
 from eduwh_assets.quality.warehouse import open_warehouse, quote, relation_kind
+from eduwh_assets.rules import REJECT_REASONS
 from eduwh_assets.sources.landing import is_valid_delivery_code
 
 # source -> (quarantine table, exported columns in contract order)

@@ -24,27 +24,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
 from dagster import AssetKey
 
-# --- Codes, defined once -------------------------------------------------------------------
+from eduwh_assets.rules import (
+    ABSENCE_BANDS,
+    ABSENCE_MIN_SESSIONS,
+    AT_RISK_ATTENDANCE_BELOW,
+    AT_RISK_FAILED_ASSESSMENTS,
+    ATTENDANCE_STATUSES,
+    DATE_TEXT,
+    ENROLMENT_STATUSES,
+    NUMBER_TEXT,
+    OUTCOMES,
+    PERSISTENT_ABSENCE_THRESHOLD,
+    PRESENT_STATUSES,
+    REASONS_BY_SOURCE,
+    REJECT_REASONS,
+    SEVERE_ABSENCE_THRESHOLD,
+    SOURCES,
+    WHITESPACE,
+)
 
-ATTENDANCE_STATUSES = ("present", "late", "absent", "excused")
-PRESENT_STATUSES = ("present", "late")
-ENROLMENT_STATUSES = ("active", "suspended", "withdrawn", "completed")
-SOURCES = ("attendance", "assessments")
-
-# The reject reasons in SPEC §4 order: when a row breaks several rules, the first one wins.
-REJECT_REASONS = ("missing_key", "bad_date", "bad_status", "bad_score", "unknown_student")
-# Which reasons can occur for each source: status is only judged on attendance, scores only on assessments.
-REASONS_BY_SOURCE = {
-    "attendance": ("missing_key", "bad_date", "bad_status", "unknown_student"),
-    "assessments": ("missing_key", "bad_date", "bad_score", "unknown_student"),
-}
-# Every outcome a received row can have.
-OUTCOMES = ("loaded", "superseded", *REJECT_REASONS)
+# --- Formats -----------------------------------------------------------------------------------
+# Statuses, reason codes, outcomes and thresholds are SPEC's codes: eduwh_assets/rules.py reads
+# them from their one home in the dbt project.
 
 DELIVERY_CODE_REGEX = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 SOURCE_FILE_REGEX = {
@@ -57,16 +64,11 @@ PII_COLUMNS = ("first_name", "last_name", "email", "date_of_birth")
 # Floating point tolerance for recomputed ratios (rates, score_pct).
 TOLERANCE = 1e-9
 
-# What silver trims from delivered text (the `eduwh_whitespace` dbt macro): space, tab, LF, VT,
-# FF, CR. Bronze rules say what silver will accept, so they trim the same set, in pandas and SQL.
-WHITESPACE = " \t\n\v\f\r"
+# Bronze rules say what silver will accept, so they trim the whitespace silver trims (rules.WHITESPACE),
+# in pandas and SQL.
 SQL_WHITESPACE = " || ".join(f"chr({ord(c)})" for c in WHITESPACE)
 # The same set as an RE2 class. A regex is several times faster than trim(x, characters) in DuckDB.
 RE2_WHITESPACE = "[" + "".join(f"\\x{{{ord(c):02X}}}" for c in WHITESPACE) + "]"
-
-# A student is at risk below this 28-day attendance rate or from this many failed assessments.
-AT_RISK_ATTENDANCE_BELOW = 0.8
-AT_RISK_FAILED_ASSESSMENTS = 2
 
 # Keys of a custom Check's statistics holding its SQL form (see `_column_check`, `_table_check`).
 SQL_PREDICATE = "sql"
@@ -283,7 +285,7 @@ def _is_calendar_date(series: pd.Series) -> pd.Series:
     proleptic Gregorian, so year 0 is a leap year).
     """
     text = series.str.strip(WHITESPACE)
-    shaped = text.str.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}").fillna(False).astype(bool)
+    shaped = text.str.fullmatch(DATE_TEXT).fillna(False).astype(bool)
     parts = text.where(shaped)
     year, month, day = (pd.to_numeric(parts.str.slice(a, b)) for a, b in ((0, 4), (5, 7), (8, 10)))
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
@@ -296,10 +298,25 @@ _DATE_TEXT = _column_check(
     "valid_date",
     _is_calendar_date,
     # The `parse_iso_date` dbt macro, which decides bad_date in silver.
-    f"regexp_full_match(trim({{column}}, {SQL_WHITESPACE}), '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}') "
+    f"regexp_full_match(trim({{column}}, {SQL_WHITESPACE}), '{DATE_TEXT}') "
     f"AND try_strptime(trim({{column}}, {SQL_WHITESPACE}), '%Y-%m-%d') IS NOT NULL",
 )
-_NUMBER_TEXT = pa.Check.str_matches(r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*$", name="looks_numeric")
+
+
+def _is_finite_number(series: pd.Series) -> pd.Series:
+    """A finite decimal literal after trimming, as silver's `parse_number` judges it: `1e999` is not."""
+    text = series.str.strip(WHITESPACE)
+    shaped = text.str.fullmatch(NUMBER_TEXT).fillna(False).astype(bool)
+    value = pd.to_numeric(text.where(shaped), errors="coerce")
+    return shaped & np.isfinite(value.astype("float64"))
+
+
+_NUMBER_TEXT = _column_check(
+    "valid_number",
+    _is_finite_number,
+    f"regexp_full_match(trim({{column}}, {SQL_WHITESPACE}), '{NUMBER_TEXT}') "
+    f"AND isfinite(try_cast(trim({{column}}, {SQL_WHITESPACE}) AS DOUBLE))",
+)
 
 
 def _status_text() -> pa.Check:
@@ -442,6 +459,7 @@ def _dim_date_academic_year(df: pd.DataFrame) -> pd.Series:
     return (df["academic_year"] == expected).fillna(False).astype(bool)
 
 
+_ACADEMIC_YEAR_TEXT = pa.Check.str_matches(r"^\d{4}/\d{2}$")
 _ACADEMIC_YEAR_START = "(year(date_day) - (month(date_day) < 9)::INT)"
 
 
@@ -454,7 +472,7 @@ SILVER_DIM_DATE = pa.DataFrameSchema(
         "day_of_week": pa.Column(INT, pa.Check.in_range(1, 7), nullable=False),
         "day_name": _text(False),
         "is_weekend": pa.Column(BOOL, nullable=False),
-        "academic_year": _text(False, [pa.Check.str_matches(r"^\d{4}/\d{2}$")]),
+        "academic_year": _text(False, [_ACADEMIC_YEAR_TEXT]),
     },
     checks=[
         _frame_check(
@@ -730,8 +748,146 @@ GOLD_STUDENT_RISK_FEATURES = pa.DataFrameSchema(
 )
 
 
-# (source, outcome) pairs that cannot occur: status is only judged on attendance, scores only on assessments.
-_IMPOSSIBLE_OUTCOMES = (("attendance", "bad_score"), ("assessments", "bad_status"))
+def _sessions_add_up(df: pd.DataFrame) -> pd.Series:
+    parts = df["attended_sessions"] + df["authorised_absences"] + df["unauthorised_absences"]
+    return (parts == df["possible_sessions"]).fillna(False).astype(bool)
+
+
+_SESSIONS_ADD_UP_SQL = "attended_sessions + authorised_absences + unauthorised_absences = possible_sessions"
+
+
+def _absence_rate(df: pd.DataFrame) -> pd.Series:
+    absences = df["authorised_absences"] + df["unauthorised_absences"]
+    return _rate_matches(df["absence_rate"], absences, df["possible_sessions"])
+
+
+_ABSENCE_RATE_SQL = _rate_matches_sql("absence_rate", "authorised_absences + unauthorised_absences", "possible_sessions")
+
+
+def _absentee_flag(column: str, threshold: float):
+    def flag_matches(df: pd.DataFrame) -> pd.Series:
+        eligible = df["possible_sessions"] >= ABSENCE_MIN_SESSIONS
+        expected = ((df["absence_rate"] >= threshold) & eligible).fillna(False)
+        return (df[column] == expected).fillna(False).astype(bool)
+
+    return _frame_check(
+        f"{column}=(absence_rate>={threshold} and possible_sessions>={ABSENCE_MIN_SESSIONS})",
+        flag_matches,
+        f"{column} = coalesce(absence_rate >= {threshold!r}::DOUBLE "
+        f"AND possible_sessions >= {ABSENCE_MIN_SESSIONS}, false)",
+    )
+
+
+def _band_matches(df: pd.DataFrame) -> pd.Series:
+    expected = pd.Series(pd.NA, index=df.index, dtype="object")
+    for band in reversed(ABSENCE_BANDS):  # lowest limit first, so the highest band reached wins
+        expected = expected.mask((df["absence_rate"] >= band.min_absence_rate).fillna(False), band.band)
+    expected = expected.mask(~(df["possible_sessions"] >= ABSENCE_MIN_SESSIONS).fillna(False), pd.NA)
+    same = (df["absence_band"] == expected).fillna(False)
+    return (same | (df["absence_band"].isna() & expected.isna())).astype(bool)
+
+
+_BAND_SQL = (
+    f"absence_band IS NOT DISTINCT FROM CASE WHEN possible_sessions >= {ABSENCE_MIN_SESSIONS} THEN CASE "
+    + " ".join(f"WHEN absence_rate >= {b.min_absence_rate!r}::DOUBLE THEN '{b.band}'" for b in ABSENCE_BANDS)
+    + " END END"
+)
+
+
+def _streak_fits(df: pd.DataFrame) -> pd.Series:
+    absences = df["authorised_absences"] + df["unauthorised_absences"]
+    streak = df["longest_absence_streak"]
+    return ((streak <= absences) & ((streak == 0) == (absences == 0))).fillna(False).astype(bool)
+
+
+GOLD_STUDENT_ABSENCE = pa.DataFrameSchema(
+    {
+        "student_id": _text(False, [_not_blank()]),
+        "academic_year": _text(False, [_ACADEMIC_YEAR_TEXT]),
+        "class_id": _text(),
+        "programme_code": _text(),
+        # A row exists only for a year with at least one valid session.
+        "possible_sessions": pa.Column(INT, pa.Check.ge(1), nullable=False),
+        "attended_sessions": _count(),
+        "authorised_absences": _count(),
+        "unauthorised_absences": _count(),
+        "absence_rate": _rate(nullable=False),
+        "is_persistent_absentee": pa.Column(BOOL, nullable=False),
+        "is_severe_absentee": pa.Column(BOOL, nullable=False),
+        "absence_band": _text(checks=[pa.Check.isin(tuple(b.band for b in ABSENCE_BANDS))]),
+        "longest_absence_streak": _count(),
+    },
+    checks=[
+        _frame_check("attended+authorised+unauthorised=possible_sessions", _sessions_add_up, _SESSIONS_ADD_UP_SQL),
+        _frame_check("absence_rate=(authorised+unauthorised)/possible_sessions", _absence_rate, _ABSENCE_RATE_SQL),
+        _absentee_flag("is_persistent_absentee", PERSISTENT_ABSENCE_THRESHOLD),
+        _absentee_flag("is_severe_absentee", SEVERE_ABSENCE_THRESHOLD),
+        _frame_check("absence_band_from_absence_bands_seed", _band_matches, _BAND_SQL),
+        _frame_check(
+            "longest_absence_streak_within_absences",
+            _streak_fits,
+            "longest_absence_streak <= authorised_absences + unauthorised_absences "
+            "AND (longest_absence_streak = 0) = (authorised_absences + unauthorised_absences = 0)",
+        ),
+    ],
+    unique=["student_id", "academic_year"],
+    strict=True,
+    name="gold.student_absence",
+)
+
+
+def _eligible_within_students(df: pd.DataFrame) -> pd.Series:
+    ok = (df["persistent_absentees"] <= df["eligible_students"]) & (df["eligible_students"] <= df["students"])
+    return ok.fillna(False).astype(bool)
+
+
+def _persistent_rate(df: pd.DataFrame) -> pd.Series:
+    return _rate_matches(df["persistent_absence_rate"], df["persistent_absentees"], df["eligible_students"])
+
+
+GOLD_PROGRAMME_ATTENDANCE = pa.DataFrameSchema(
+    {
+        "programme_code": _text(False, [_not_blank()]),
+        "academic_year": _text(False, [_ACADEMIC_YEAR_TEXT]),
+        "programme_name": _text(),
+        "faculty": _text(),
+        "level": _text(),
+        "students": pa.Column(INT, pa.Check.ge(1), nullable=False),
+        "eligible_students": _count(),
+        "persistent_absentees": _count(),
+        "persistent_absence_rate": _rate(),
+        "possible_sessions": pa.Column(INT, pa.Check.ge(1), nullable=False),
+        "attended_sessions": _count(),
+        "authorised_absences": _count(),
+        "unauthorised_absences": _count(),
+        "absence_rate": _rate(nullable=False),
+    },
+    checks=[
+        _frame_check(
+            "persistent_absentees<=eligible_students<=students",
+            _eligible_within_students,
+            "persistent_absentees <= eligible_students AND eligible_students <= students",
+        ),
+        _frame_check(
+            "persistent_absence_rate=persistent_absentees/eligible_students",
+            _persistent_rate,
+            _rate_matches_sql("persistent_absence_rate", "persistent_absentees", "eligible_students"),
+        ),
+        _frame_check("attended+authorised+unauthorised=possible_sessions", _sessions_add_up, _SESSIONS_ADD_UP_SQL),
+        _frame_check("absence_rate=(authorised+unauthorised)/possible_sessions", _absence_rate, _ABSENCE_RATE_SQL),
+    ],
+    unique=["programme_code", "academic_year"],
+    strict=True,
+    name="gold.programme_attendance",
+)
+
+
+# (source, outcome) pairs that cannot occur: a reason is judged only on some sources (bad_status on
+# attendance, bad_score on assessments).
+_IMPOSSIBLE_OUTCOMES = tuple(
+    (source, outcome) for source in SOURCES for outcome in OUTCOMES
+    if outcome in REJECT_REASONS and outcome not in REASONS_BY_SOURCE[source]
+)
 
 
 def _reason_fits_source(df: pd.DataFrame) -> pd.Series:
@@ -797,5 +953,7 @@ CONTRACTS: dict[str, TableContract] = {
         _contract(GOLD_CLASS_DAILY_PERFORMANCE, ForeignKey("class_id", "silver.dim_class", "class_id")),
         _contract(GOLD_STUDENT_RISK_FEATURES, ForeignKey("student_id", "silver.dim_student", "student_id")),
         _contract(GOLD_DELIVERY_QUALITY),
+        _contract(GOLD_STUDENT_ABSENCE, ForeignKey("student_id", "silver.dim_student", "student_id")),
+        _contract(GOLD_PROGRAMME_ATTENDANCE),
     ]
 }

@@ -10,8 +10,8 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.quality.checks import to_markdown
-from eduwh_assets.quality.schemas import REJECT_REASONS
 from eduwh_assets.quality.warehouse import open_warehouse, relation_kind
+from eduwh_assets.rules import LOADED, REJECT_REASONS, SUPERSEDED
 
 STATS_COLUMNS = ["delivery_code", "source", "received", "loaded", "superseded", "rejected", *REJECT_REASONS]
 
@@ -31,8 +31,8 @@ def delivery_stats(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
         f"""
         SELECT delivery_code, source,
                CAST(sum(row_count) AS BIGINT) AS received,
-               CAST(coalesce(sum(row_count) FILTER (WHERE outcome = 'loaded'), 0) AS BIGINT) AS loaded,
-               CAST(coalesce(sum(row_count) FILTER (WHERE outcome = 'superseded'), 0) AS BIGINT) AS superseded,
+               CAST(coalesce(sum(row_count) FILTER (WHERE outcome = '{LOADED}'), 0) AS BIGINT) AS loaded,
+               CAST(coalesce(sum(row_count) FILTER (WHERE outcome = '{SUPERSEDED}'), 0) AS BIGINT) AS superseded,
                CAST(coalesce(sum(row_count) FILTER (WHERE outcome IN ({in_list})), 0) AS BIGINT) AS rejected,
                {reasons}
         FROM gold.delivery_quality

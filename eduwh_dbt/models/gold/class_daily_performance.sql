@@ -41,7 +41,7 @@ active_students_per_class as (
         count(*) as total_students
 
     from students
-    where enrolment_status = 'active' and class_id is not null
+    where enrolment_status = '{{ var("active_enrolment_status") }}' and class_id is not null
     group by class_id
 
 ),
@@ -53,8 +53,8 @@ attendance_per_day as (
         session_date as activity_date,
         count(distinct student_id) as students_with_attendance,
         count(*) filter (where is_present) as present_count,
-        count(*) filter (where status = 'absent') as absent_count,
-        count(*) filter (where status = 'excused') as excused_count
+        count(*) filter (where {{ status_counts_as('status', 'absent') }}) as absent_count,
+        count(*) filter (where {{ status_counts_as('status', 'excused') }}) as excused_count
 
     from attendance
     group by class_id, session_date

@@ -50,7 +50,7 @@ sessions as (
         attendance.session_date,
         attendance.status,
         {{ academic_year('attendance.session_date') }} as academic_year,
-        attendance.status in ('absent', 'excused') as is_absence
+        attendance.status in {{ sql_list(statuses_counted_as('absent') + statuses_counted_as('excused')) }} as is_absence
 
     from attendance
     -- Only students the SIS knows get a row; valid facts always have one, but
@@ -109,9 +109,9 @@ sessions_per_student_year as (
         student_id,
         academic_year,
         count(*) as possible_sessions,
-        count(*) filter (where status in ('present', 'late')) as attended_sessions,
-        count(*) filter (where status = 'excused') as authorised_absences,
-        count(*) filter (where status = 'absent') as unauthorised_absences
+        count(*) filter (where {{ status_counts_as('status', 'present') }}) as attended_sessions,
+        count(*) filter (where {{ status_counts_as('status', 'excused') }}) as authorised_absences,
+        count(*) filter (where {{ status_counts_as('status', 'absent') }}) as unauthorised_absences
 
     from sessions
     group by student_id, academic_year

@@ -45,8 +45,8 @@ attendance_per_student as (
         student_id,
         count(*) as total_attendance_records,
         count(*) filter (where is_present) as present_days,
-        count(*) filter (where status = 'absent') as absent_days,
-        count(*) filter (where status = 'excused') as excused_days
+        count(*) filter (where {{ status_counts_as('status', 'absent') }}) as absent_days,
+        count(*) filter (where {{ status_counts_as('status', 'excused') }}) as excused_days
 
     from attendance
     group by student_id

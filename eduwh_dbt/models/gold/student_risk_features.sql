@@ -47,11 +47,11 @@ attendance_per_student as (
         attendance.student_id,
         count(*) filter (
             where attendance.is_present
-            and attendance.session_date between as_of.as_of_date - 27 and as_of.as_of_date
+            and attendance.session_date between as_of.as_of_date - {{ var('risk_window_days') - 1 }} and as_of.as_of_date
         ) as present_28d,
         count(*) filter (
-            where attendance.status = 'absent'
-            and attendance.session_date between as_of.as_of_date - 27 and as_of.as_of_date
+            where {{ status_counts_as('attendance.status', 'absent') }}
+            and attendance.session_date between as_of.as_of_date - {{ var('risk_window_days') - 1 }} and as_of.as_of_date
         ) as absent_28d,
         max(attendance.session_date) filter (where attendance.is_present) as last_present_date
 
@@ -71,7 +71,7 @@ failures_per_student as (
         count(*) as failed_assessments
 
     from assessments
-    where score_pct < 40
+    where score_pct < {{ var('failed_score_pct_below') }}
     group by student_id
 
 ),
@@ -99,7 +99,8 @@ final as (
 
     select
         *,
-        coalesce(attendance_rate_28d < 0.8, false) or failed_assessments >= 2 as at_risk
+        coalesce(attendance_rate_28d < {{ var('at_risk_attendance_below') }}, false)
+            or failed_assessments >= {{ var('at_risk_failed_assessments') }} as at_risk
 
     from features
 

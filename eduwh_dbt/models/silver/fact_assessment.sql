@@ -38,7 +38,7 @@ final as (
     from outcomes
     inner join students
         on outcomes.student_id = students.student_id
-    where outcomes.outcome = 'loaded'
+    where outcomes.outcome = '{{ var("loaded_outcome") }}'
 
 )
 
