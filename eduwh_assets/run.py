@@ -9,13 +9,15 @@ instance, so it shows in the UI exactly as a run launched there would.
 from __future__ import annotations
 
 import argparse
+import io
+import re
 import shutil
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from dataclasses import dataclass, field
 
 import duckdb
@@ -129,6 +131,34 @@ def print_summary(settings: Settings, report: RunReport, seconds: float) -> None
     print(f"\neduwh run {verdict} in {seconds:.1f}s; warehouse {settings.warehouse}")
 
 
+class DbtProgress(io.TextIOBase):
+    """The console while dbt runs: one plain line per model built or test failed, dbt's other lines dropped.
+
+    dagster-dbt echoes every dbt line to stdout; dbt writes them all to its own log
+    (`<data dir>/dbt/<layer>/dbt.log`), so nothing is lost, and `eduwh run --verbose`
+    shows them as they come.
+    """
+
+    # "12 of 101 OK created sql table model silver.fact_attendance .... [OK in 0.80s]", and failures.
+    SHOWN = re.compile(r"^\d+ of \d+ (OK created|OK loaded|ERROR|FAIL|WARN)")
+
+    def __init__(self, console):
+        self.console = console
+        self.pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
+            if self.SHOWN.match(plain):
+                self.console.write("  dbt " + re.sub(r" \.{2,} ", " ", plain) + "\n")
+                self.console.flush()
+        return len(text)
+
+
 @dataclass
 class MainJob:
     """The steps of `eduwh run`, each a Dagster run in the instance (benchmarks time them one by one)."""
@@ -137,9 +167,10 @@ class MainJob:
     defs: Definitions
     instance: DagsterInstance
     report: RunReport = field(default_factory=RunReport)
+    verbose: bool = False
 
     @classmethod
-    def prepare(cls, settings: Settings) -> "MainJob":
+    def prepare(cls, settings: Settings, verbose: bool = False) -> "MainJob":
         from eduwh_assets.definitions import build_definitions
         from eduwh_assets.generate.sample import ensure_sample_data
         from eduwh_assets.instance import dagster_instance
@@ -149,7 +180,7 @@ class MainJob:
             print(line, flush=True)
         for line in ensure_sample_data(settings):
             print(line, flush=True)
-        return cls(settings, build_definitions(settings), instance)
+        return cls(settings, build_definitions(settings), instance, verbose=verbose)
 
     def discover(self, only: list[str] | None = None) -> list[Delivery]:
         """Complete deliveries (all, or `only`), registered as partitions. Raises LandingZoneError."""
@@ -178,7 +209,8 @@ class MainJob:
         wait_for_free_pool(self.instance, lambda line: print(line, flush=True))
         print(f"{label}: running", flush=True)
         tags = {**(tags or {}), **process_tags()}
-        with stopped_cleanly(self.instance, tags, self.settings.warehouse):
+        console = nullcontext() if self.verbose else redirect_stdout(DbtProgress(sys.stdout))
+        with stopped_cleanly(self.instance, tags, self.settings.warehouse), console:
             result = job.execute_in_process(
                 instance=self.instance, raise_on_error=False, run_config=CONSOLE_INFO, tags=tags
             )
@@ -314,12 +346,14 @@ def remove_warehouse(settings: Settings, instance: DagsterInstance) -> None:
     shutil.rmtree(settings.rejects_dir, ignore_errors=True)
 
 
-def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_refresh: bool = False) -> int:
+def run_main(
+    settings: Settings, *, deliveries: list[str] | None = None, full_refresh: bool = False, verbose: bool = False
+) -> int:
     # Signal handlers belong to the main thread; a caller on another thread keeps its own.
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, stop_on_sigterm) if on_main_thread else None
     try:
-        return _run_main(settings, deliveries=deliveries, full_refresh=full_refresh)
+        return _run_main(settings, deliveries=deliveries, full_refresh=full_refresh, verbose=verbose)
     except (UserError, WarehouseUnreadable, WarehouseBusy, LandingZoneError) as exc:
         print(f"eduwh run: {exc}", file=sys.stderr)
         return 2
@@ -331,7 +365,7 @@ def run_main(settings: Settings, *, deliveries: list[str] | None = None, full_re
             signal.signal(signal.SIGTERM, previous)
 
 
-def _run_main(settings: Settings, *, deliveries: list[str] | None, full_refresh: bool) -> int:
+def _run_main(settings: Settings, *, deliveries: list[str] | None, full_refresh: bool, verbose: bool) -> int:
     from eduwh_assets.instance import dagster_instance
 
     started = time.monotonic()
@@ -352,7 +386,7 @@ def _run_main(settings: Settings, *, deliveries: list[str] | None, full_refresh:
             remove_warehouse(settings, instance)
     else:
         check_warehouse(settings.warehouse)
-    job = MainJob.prepare(settings)
+    job = MainJob.prepare(settings, verbose=verbose)
     found = job.discover(deliveries)
     job.sync_sis()
     job.ingest(found, force=full_refresh)
@@ -374,6 +408,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--full-refresh", action="store_true", help="drop the warehouse and rebuild everything from the sources"
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show dbt's own lines too (all of them, as JSON lines, in <data dir>/dbt/<layer>/dbt.log)",
+    )
     parser.set_defaults(
-        func=lambda args, settings: run_main(settings, deliveries=args.delivery, full_refresh=args.full_refresh)
+        func=lambda args, settings: run_main(
+            settings, deliveries=args.delivery, full_refresh=args.full_refresh, verbose=args.verbose
+        )
     )

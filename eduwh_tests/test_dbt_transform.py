@@ -182,6 +182,36 @@ def test_the_dagster_run_succeeds_with_every_check_passing(built):
     assert failed == []
 
 
+def test_each_materialisation_carries_its_tables_row_count_and_typed_columns(built):
+    """The catalogue's figures are the warehouse's: counted and described here, independently."""
+    result, con, _ = built
+    seen = 0
+    for event in result.get_asset_materialization_events():
+        key = event.asset_key
+        metadata = event.materialization.metadata
+        table = ".".join(key.path)
+        described = rows(con, f"select column_name, column_type from (describe {table})")
+        columns = [(c.name, c.type) for c in metadata["dagster/column_schema"].schema.columns]
+        assert columns == described, table
+        kind = rows(con, f"select table_type from information_schema.tables where table_schema = '{key.path[0]}' "
+                         f"and table_name = '{key.path[1]}'")[0][0]
+        if kind == "VIEW":  # counting a view would run it
+            assert "dagster/row_count" not in metadata, table
+        else:
+            assert metadata["dagster/row_count"].value == rows(con, f"select count(*) from {table}")[0][0], table
+            seen += 1
+    assert seen >= 20
+    # Every column of a table, documented or not, and dbt's descriptions where it has them.
+    outcomes = next(e for e in result.get_asset_materialization_events()
+                    if e.asset_key == AssetKey(["silver", "attendance_outcomes"]))
+    schema = outcomes.materialization.metadata["dagster/column_schema"].schema
+    assert len(schema.columns) == 13
+    absence = next(e for e in result.get_asset_materialization_events()
+                   if e.asset_key == AssetKey(["gold", "student_absence"]))
+    documented = absence.materialization.metadata["dagster/column_schema"].schema.columns
+    assert len(documented) == 13 and all(c.description for c in documented)
+
+
 def test_every_unit_test_passes_outside_the_production_build(built):
     _, _, target_dirs = built
     *layer_dirs, unit_dir = target_dirs

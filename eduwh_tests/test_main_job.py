@@ -10,6 +10,7 @@ delivery (only its files are read). The steps share one warehouse, in order.
 from __future__ import annotations
 
 import json
+import re
 
 import duckdb
 import pandas as pd
@@ -20,6 +21,7 @@ from eduwh_assets.generate.config import GeneratorConfig
 from eduwh_assets.generate.core import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
 from eduwh_assets.run import contiguous_blocks, run_main
+from eduwh_assets.transform.project import eduwh_project
 from eduwh_tests.conftest import create_database, make_settings
 from eduwh_tests.oracle import KEYS, compare_frames, expected, read_landing
 
@@ -100,6 +102,12 @@ def test_first_run_builds_every_layer_exactly_as_the_oracle_says(world, capsys):
     assert world.warehouse("select count(*) n from bronze.assessments")["n"][0] == len(assessments_raw)
     assert "eduwh run succeeded" in out
     assert "unknown_student" in out  # the summary reports rejects by reason
+    # A quiet console: one progress line per dbt model or seed built, dbt's other lines in its own log.
+    manifest = json.loads(eduwh_project.manifest_path.read_text())
+    built = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")]
+    assert len(re.findall(r"^  dbt \d+ of \d+ OK (created|loaded) ", out, re.M)) == len(built)
+    assert "START sql" not in out and "PASS" not in out and "Warning" not in out
+    assert "START sql incremental model silver.fact_attendance" in (world.settings.data_dir / "dbt" / "silver" / "dbt.log").read_text()
 
 
 def test_rerun_with_nothing_new_reads_nothing_and_changes_nothing(world, capsys):

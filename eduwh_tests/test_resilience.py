@@ -147,7 +147,7 @@ def assert_no_run_is_stuck(instance: DagsterInstance) -> None:
     [
         # attendance is committed and the assessments are loading
         pytest.param("bronze.attendance <- ", id="during-ingest"),
-        pytest.param("START sql table model silver", id="during-dbt"),
+        pytest.param("OK created sql table model silver", id="during-dbt"),
     ],
 )
 def test_a_run_killed_with_sigkill_never_blocks_the_next(world, moment):
@@ -180,7 +180,7 @@ def test_a_run_killed_with_sigkill_never_blocks_the_next(world, moment):
 def test_sigterm_stops_a_run_cleanly_and_the_next_one_finishes(world):
     here = folder(world, "sigterm")
     proc = here.start("run")
-    wait_for_line(proc, "START sql table model silver")
+    wait_for_line(proc, "OK created sql table model silver")
     stopped_at = time.monotonic()
     proc.send_signal(signal.SIGTERM)
     rest = proc.communicate(timeout=60)[0]

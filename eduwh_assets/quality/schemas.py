@@ -800,18 +800,24 @@ def _streak_fits(df: pd.DataFrame) -> pd.Series:
     return ((streak <= absences) & ((streak == 0) == (absences == 0))).fillna(False).astype(bool)
 
 
+def _session_columns() -> dict[str, pa.Column]:
+    """The session counts both absence marts carry; a row exists only for a year with a valid session."""
+    return {
+        "possible_sessions": pa.Column(INT, pa.Check.ge(1), nullable=False),
+        "attended_sessions": _count(),
+        "authorised_absences": _count(),
+        "unauthorised_absences": _count(),
+        "absence_rate": _rate(nullable=False),
+    }
+
+
 GOLD_STUDENT_ABSENCE = pa.DataFrameSchema(
     {
         "student_id": _text(False, [_not_blank()]),
         "academic_year": _text(False, [_ACADEMIC_YEAR_TEXT]),
         "class_id": _text(),
         "programme_code": _text(),
-        # A row exists only for a year with at least one valid session.
-        "possible_sessions": pa.Column(INT, pa.Check.ge(1), nullable=False),
-        "attended_sessions": _count(),
-        "authorised_absences": _count(),
-        "unauthorised_absences": _count(),
-        "absence_rate": _rate(nullable=False),
+        **_session_columns(),
         "is_persistent_absentee": pa.Column(BOOL, nullable=False),
         "is_severe_absentee": pa.Column(BOOL, nullable=False),
         "absence_band": _text(checks=[pa.Check.isin(tuple(b.band for b in ABSENCE_BANDS))]),
@@ -856,11 +862,7 @@ GOLD_PROGRAMME_ATTENDANCE = pa.DataFrameSchema(
         "eligible_students": _count(),
         "persistent_absentees": _count(),
         "persistent_absence_rate": _rate(),
-        "possible_sessions": pa.Column(INT, pa.Check.ge(1), nullable=False),
-        "attended_sessions": _count(),
-        "authorised_absences": _count(),
-        "unauthorised_absences": _count(),
-        "absence_rate": _rate(nullable=False),
+        **_session_columns(),
     },
     checks=[
         _frame_check(

@@ -12,6 +12,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.pipelines import warehouse_connection
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.transform.metadata import with_table_metadata
 from eduwh_assets.transform.changes import clear_change_records, drop_tables, incremental_models, missing_tables
 from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
 from eduwh_assets.transform.translator import EduwhDbtTranslator
@@ -62,9 +63,10 @@ def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: S
         if full_refresh and layer == "silver":
             drop_tables(con, LAYER_SCHEMAS["gold"])
     with warehouse_env(settings):
-        yield from dbt.cli(
+        invocation = dbt.cli(
             dbt_build_args(full_refresh=full_refresh), context=context, target_path=dbt_target(settings, layer)
-        ).stream()
+        )
+        yield from with_table_metadata(invocation.stream(), invocation.manifest, settings)
     if layer == "gold" and every_reader_built(context):
         with warehouse_connection(settings) as con:
             clear_change_records(con)

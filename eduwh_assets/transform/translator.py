@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from dagster import AssetCheckSpec, AssetKey, AssetSpec
-from dagster_dbt import DagsterDbtTranslator, DbtProject
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtProject
 
 from eduwh_assets.quality.describe import check_description
 
@@ -49,7 +49,17 @@ class EduwhDbtTranslator(DagsterDbtTranslator):
     Keying models by their DuckDB schema makes an asset key name the table it
     materialises, and keying sources like the dlt assets joins the two graphs.
     Groups are the layers: bronze (sources), silver, quarantine, gold.
+    Each model links to its SQL file (code references), and its description
+    is dbt's alone, without the raw SQL dagster-dbt appends by default.
     """
+
+    def __init__(self):
+        super().__init__(settings=DagsterDbtTranslatorSettings(enable_code_references=True))
+
+    def get_description(self, dbt_resource_props: Mapping[str, Any]) -> str:
+        return dbt_resource_props.get("description") or (
+            f"dbt {dbt_resource_props['resource_type']} {dbt_resource_props['name']}"
+        )
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
         if dbt_resource_props["resource_type"] == "source":
