@@ -355,12 +355,16 @@ def run_range(job, instance, first: str, last: str, **kwargs):
     return job.execute_in_process(instance=instance, tags=tags, raise_on_error=False, **kwargs)
 
 
-def range_metadata(result, source: str) -> dict:
-    """Metadata of a range run: the same on every partition's materialisation."""
-    materialized = result.asset_materializations_for_node(NODE[source])
-    first = {k: v.value for k, v in materialized[0].metadata.items()}
-    assert all({k: v.value for k, v in m.metadata.items()} == first for m in materialized)
-    return first
+def range_metadata(result, source: str) -> dict[str, dict]:
+    """Metadata of a range run, per partition: each delivery's own figures beside the run's shared ones."""
+    return {
+        m.partition: {k: v.value for k, v in m.metadata.items()}
+        for m in result.asset_materializations_for_node(NODE[source])
+    }
+
+
+def figures(meta: dict[str, dict], *keys: str) -> dict[str, tuple]:
+    return {code: tuple(m[k] for k in keys) for code, m in sorted(meta.items())}
 
 
 def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_replaces(tmp_path):
@@ -395,29 +399,37 @@ def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_rep
     ]
     for table in ("attendance", "assessments"):
         assert query(settings, f"SELECT count(DISTINCT _dlt_load_id) FROM bronze.{table}") == [(1,)]
-    # One materialisation per partition of the range, carrying the run's metadata.
+    # One materialisation per partition of the range, each with its own delivery's figures.
     for source in ("attendance", "assessments"):
         assert sorted(m.partition for m in result.asset_materializations_for_node(NODE[source])) == ["R1", "R2", "R3"]
     meta = range_metadata(result, "attendance")
-    assert (meta["deliveries"], meta["rows_loaded"], meta["files_loaded"], meta["files_failed"]) == (3, 7, 4, 0)
-    assert (meta["dagster/row_count"], meta["write_disposition"]) == (7, "append")
-    assert meta["per_delivery"] == (
-        "| delivery | rows loaded | files loaded | unchanged | failed | retracted |\n|---|---|---|---|---|---|\n"
-        "| R1 | 2 | 1 | 0 | 0 | 0 |\n| R2 | 4 | 2 | 0 | 0 | 0 |\n| R3 | 1 | 1 | 0 | 0 | 0 |"
-    )
-    assert meta["files"] == {
+    assert figures(meta, "delivery_code", "rows_loaded", "files_loaded", "files_failed", "dagster/row_count") == {
+        "R1": ("R1", 2, 1, 0, 2), "R2": ("R2", 4, 2, 0, 4), "R3": ("R3", 1, 1, 0, 1),
+    }
+    assert {code: m["files"] for code, m in meta.items()} == {
         "R1": {"loaded": {"attendance.csv": 2}, "skipped_unchanged": [], "failed": {}, "retracted": []},
         "R2": {"loaded": {"attendance_a.csv": 1, "attendance_b.csv": 3}, "skipped_unchanged": [], "failed": {}, "retracted": []},
         "R3": {"loaded": {"attendance.csv": 1}, "skipped_unchanged": [], "failed": {}, "retracted": []},
     }
-    assert [c.name for c in meta["dagster/column_schema"].columns] == [
-        "attendance_id", "student_id", "session_date", "status",
-        "delivery_code", "_source_file", "_source_row", "_ingested_at", "_dlt_load_id",
-    ]
-    assert set(meta["seconds"]) == {"open_deliveries", "restore_state", "read_and_extract", "normalize", "load", "metadata"}
+    # Each preview shows that delivery's rows only.
+    assert "A3" in meta["R2"]["preview"] and "A1" not in meta["R2"]["preview"] and "A7" in meta["R3"]["preview"]
+    # What the run did as a whole is the same on every partition.
+    for m in meta.values():
+        assert (m["deliveries_in_run"], m["write_disposition"]) == (3, "append")
+        assert m["per_delivery"] == (
+            "| delivery | rows loaded | files loaded | unchanged | failed | retracted |\n|---|---|---|---|---|---|\n"
+            "| R1 | 2 | 1 | 0 | 0 | 0 |\n| R2 | 4 | 2 | 0 | 0 | 0 |\n| R3 | 1 | 1 | 0 | 0 | 0 |"
+        )
+        assert [c.name for c in m["dagster/column_schema"].columns] == [
+            "attendance_id", "student_id", "session_date", "status",
+            "delivery_code", "_source_file", "_source_row", "_ingested_at", "_dlt_load_id",
+        ]
+        assert set(m["seconds"]) == {"open_deliveries", "restore_state", "read_and_extract", "normalize", "load", "metadata"}
     meta = range_metadata(result, "assessments")
-    assert (meta["rows_loaded"], meta["files_loaded"], meta["dagster/row_count"]) == (3, 2, 3)
-    assert meta["files"]["R2"] == {"loaded": {}, "skipped_unchanged": [], "failed": {}, "retracted": []}
+    assert figures(meta, "rows_loaded", "files_loaded", "dagster/row_count") == {
+        "R1": (1, 1, 1), "R2": (0, 0, 0), "R3": (2, 1, 2),
+    }
+    assert meta["R2"]["files"] == {"loaded": {}, "skipped_unchanged": [], "failed": {}, "retracted": []}
     # The checks that scan the whole table run once for the run, not once per delivery.
     evaluations = {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
     assert len(result.get_asset_check_evaluations()) == 4
@@ -433,8 +445,10 @@ def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_rep
     again = run_range(job, instance, "R1", "R3")
     assert again.success
     meta = range_metadata(again, "attendance")
-    assert (meta["rows_loaded"], meta["files_loaded"], meta["files_skipped_unchanged"], meta["dagster/row_count"]) == (0, 0, 4, 7)
-    assert range_metadata(again, "assessments")["rows_loaded"] == 0
+    assert figures(meta, "rows_loaded", "files_loaded", "files_skipped_unchanged", "dagster/row_count") == {
+        "R1": (0, 0, 1, 2), "R2": (0, 0, 2, 4), "R3": (0, 0, 1, 1),
+    }
+    assert {m["rows_loaded"] for m in range_metadata(again, "assessments").values()} == {0}
     for table, rows in (("attendance", 7), ("assessments", 3)):
         assert query(settings, f"SELECT count(*), count(DISTINCT _dlt_load_id) FROM bronze.{table}") == [(rows, 1)]
 
@@ -446,8 +460,10 @@ def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_rep
     replaced = run_range(job, instance, "R2", "R4", asset_selection=[ASSET["attendance"].key])
     assert replaced.success
     meta = range_metadata(replaced, "attendance")
-    assert (meta["rows_loaded"], meta["files_loaded"], meta["files_skipped_unchanged"]) == (3, 2, 2)
-    assert (meta["dagster/row_count"], meta["write_disposition"]) == (5, "delete-insert")  # R2..R4 only
+    assert figures(meta, "rows_loaded", "files_loaded", "files_skipped_unchanged", "dagster/row_count") == {
+        "R2": (1, 1, 1, 2), "R3": (0, 0, 1, 1), "R4": (2, 1, 0, 2),
+    }
+    assert {m["write_disposition"] for m in meta.values()} == {"delete-insert"}
     assert query(settings, "SELECT attendance_id, status, delivery_code, _source_file FROM bronze.attendance" + ORDER) == [
         ("A1", "present", "R1", "attendance.csv"), ("A2", "late", "R1", "attendance.csv"),
         ("A3", "absent", "R2", "attendance_a.csv"), ("A4", "absent", "R2", "attendance_b.csv"),
@@ -481,9 +497,10 @@ def test_a_bad_file_in_a_range_fails_alone_and_the_run_names_it(tmp_path):
     materialized = result.asset_materializations_for_node(NODE["attendance"])
     assert sorted(m.partition for m in materialized) == ["R1", "R2", "R3"]
     meta = range_metadata(result, "attendance")
-    assert (meta["deliveries"], meta["rows_loaded"], meta["files_loaded"], meta["files_failed"]) == (3, 4, 3, 1)
-    assert meta["dagster/row_count"] == 4
-    assert "| R2 | 1 | 1 | 0 | 1 |" in meta["per_delivery"]
+    assert figures(meta, "rows_loaded", "files_loaded", "files_failed", "dagster/row_count") == {
+        "R1": (2, 1, 0, 2), "R2": (1, 1, 1, 1), "R3": (1, 1, 0, 1),
+    }
+    assert "| R2 | 1 | 1 | 0 | 1 |" in meta["R2"]["per_delivery"]
 
     # The same range again reads nothing but the file that failed (still broken).
     result = run_range(job, instance, "R1", "R3", asset_selection=[ASSET["attendance"].key])

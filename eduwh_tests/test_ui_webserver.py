@@ -24,6 +24,7 @@ import pytest
 
 from eduwh_assets.automation.backfill import partitions_of
 from eduwh_assets.config import PROJECT_ROOT, WAREHOUSE_POOL
+from eduwh_assets.warehouse import connect_read_only
 from eduwh_tests.conftest import create_database, free_port, wait_for_port
 
 BIN = Path(sys.executable).parent
@@ -309,6 +310,24 @@ def test_backfill_over_two_deliveries(stack: Stack):
         )["partitionBackfillOrError"]["status"]
         time.sleep(1)
     assert status == "COMPLETED_SUCCESS"
+    # Each delivery's partition shows its own row count, as the warehouse counts it.
+    materializations = stack.gql(
+        """query ($partitions: [String!]) { assetOrError(assetKey: {path: ["bronze", "attendance"]}) {
+             ... on Asset { assetMaterializations(partitions: $partitions) {
+               partition metadataEntries { label ... on IntMetadataEntry { intValue } } } } } }""",
+        partitions=codes,
+    )["assetOrError"]["assetMaterializations"]
+    shown = {
+        m["partition"]: next(e["intValue"] for e in m["metadataEntries"] if e["label"] == "dagster/row_count")
+        for m in materializations
+    }
+    # A sensor may be refreshing silver and gold meanwhile: wait for the writer.
+    with connect_read_only(Path(stack.env["EDUWH_WAREHOUSE"])) as conn:
+        counted = dict(conn.execute(
+            "SELECT delivery_code, count(*) FROM bronze.attendance WHERE list_contains(?, delivery_code) GROUP BY 1",
+            [codes],
+        ).fetchall())
+    assert shown == counted and len(set(counted.values())) == 2, (shown, counted)
 
 
 def test_five_runs_at_once_queue_on_the_warehouse_pool(stack: Stack):

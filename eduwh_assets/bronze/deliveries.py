@@ -238,8 +238,8 @@ class RangeLoad:
 
     source: str
     deliveries: list[DeliveryLoad]
-    # dagster/row_count, dagster/column_schema and a preview, over the rows of these deliveries only
-    table_metadata: dict[str, Any]
+    # per delivery code: dagster/row_count, dagster/column_schema and a preview of that delivery's rows
+    table_metadata: dict[str, dict[str, Any]]
     # wall seconds per phase, so a slow run shows where its time went
     seconds: dict[str, float]
 
@@ -346,13 +346,12 @@ def load_deliveries(settings: Settings, codes: list[str], source: str) -> RangeL
         # A source with no rows yet gets no table from dlt; dbt and the checks still need it.
         ensure_bronze_tables(con, [source])
         lap("load")
-        metadata = table_metadata(
-            con,
-            source,
-            order_by=["delivery_code", "_source_file", "_source_row"],
-            where="list_contains(?, delivery_code)",
-            params=[codes],
-        )
+        metadata = {
+            code: table_metadata(
+                con, source, order_by=["_source_file", "_source_row"], where="delivery_code = ?", params=[code]
+            )
+            for code in codes
+        }
         lap("metadata")
     results = [
         DeliveryLoad(delivery_code=code, source=source, rows_loaded=sum(seen.loaded.values()), outcomes=seen, merged=merge)
@@ -410,24 +409,28 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
         )
         + f"\n({'delete-insert' if results[0].merged else 'append'}; seconds {load.seconds})"
     )
-    metadata = dict(load.table_metadata)
-    metadata.update(
-        {
-            "rows_loaded": MetadataValue.int(sum(r.rows_loaded for r in results)),
-            "files_loaded": MetadataValue.int(sum(len(r.outcomes.loaded) for r in results)),
-            "files_skipped_unchanged": MetadataValue.int(sum(len(r.outcomes.skipped_unchanged) for r in results)),
-            "files_failed": MetadataValue.int(sum(len(r.outcomes.failed) for r in results)),
-            "files_retracted": MetadataValue.int(sum(len(r.outcomes.retracted) for r in results)),
-            "write_disposition": MetadataValue.text("delete-insert" if results[0].merged else "append"),
-            "seconds": MetadataValue.json(load.seconds),
-        }
-    )
-    if len(results) == 1:
-        metadata["delivery_code"] = MetadataValue.text(codes[0])
-        metadata["files"] = MetadataValue.json(_file_outcomes(results[0].outcomes))
-    else:
-        metadata["deliveries"] = MetadataValue.int(len(codes))
-        metadata["files"] = MetadataValue.json({r.delivery_code: _file_outcomes(r.outcomes) for r in results})
+    # Each partition's materialisation tells its own delivery's figures, in a range run too;
+    # what the run did as a whole is shared by all of them.
+    for r in results:
+        context.add_asset_metadata(
+            {
+                **load.table_metadata[r.delivery_code],
+                "delivery_code": MetadataValue.text(r.delivery_code),
+                "rows_loaded": MetadataValue.int(r.rows_loaded),
+                "files_loaded": MetadataValue.int(len(r.outcomes.loaded)),
+                "files_skipped_unchanged": MetadataValue.int(len(r.outcomes.skipped_unchanged)),
+                "files_failed": MetadataValue.int(len(r.outcomes.failed)),
+                "files_retracted": MetadataValue.int(len(r.outcomes.retracted)),
+                "files": MetadataValue.json(_file_outcomes(r.outcomes)),
+            },
+            partition_key=r.delivery_code,
+        )
+    metadata = {
+        "write_disposition": MetadataValue.text("delete-insert" if results[0].merged else "append"),
+        "seconds": MetadataValue.json(load.seconds),
+    }
+    if len(results) > 1:
+        metadata["deliveries_in_run"] = MetadataValue.int(len(codes))
         metadata["per_delivery"] = MetadataValue.md(per_delivery_table(results))
     failed = [r for r in results if r.outcomes.failed]
     # Record the materialisation whenever the table changed, even if some files failed,
