@@ -46,11 +46,12 @@ class RunReport:
     run_ids: list[str] = field(default_factory=list)
 
     def record(self, label: str, result) -> None:
-        failed_checks = [
+        # Once per check: a range run also records each delivery's verdict on its partition.
+        failed_checks = list(dict.fromkeys(
             f"{e.asset_key.to_user_string()}:{e.check_name}"
             for e in result.get_asset_check_evaluations()
             if not e.passed and e.severity == AssetCheckSeverity.ERROR
-        ]
+        ))
         status = "ok" if result.success and not failed_checks else "FAILED"
         line = f"{label}: {status} (run {result.run_id[:8]})"
         if failed_checks:

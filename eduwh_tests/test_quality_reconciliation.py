@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import duckdb
-from dagster import AssetKey, DagsterInstance, asset, materialize
+from dagster import AssetKey, BackfillPolicy, DagsterInstance, MaterializeResult, asset, materialize
 
 from conftest import make_settings
 from eduwh_assets.partitions import deliveries_partitions
+from eduwh_assets.run import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from eduwh_assets.quality.reconciliation import reconciliation_checks, run_reconciliation
 
 # delivery -> file -> (rows declared in the manifest, rows that reach bronze)
@@ -45,24 +46,32 @@ def bronze_assets(settings):
                         f"INSERT INTO {table} SELECT ?, ?, i FROM range(1, ? + 1) r(i)", [code, name, received]
                     )
 
-    @asset(key=AssetKey(["bronze", "attendance"]), partitions_def=deliveries_partitions)
-    def attendance(context):
-        load(context.partition_key, "attendance")
+    # One partition or a range of them in one run, as the real bronze assets.
+    single_run = BackfillPolicy.single_run()
 
-    @asset(key=AssetKey(["bronze", "assessments"]), partitions_def=deliveries_partitions)
+    @asset(key=AssetKey(["bronze", "attendance"]), partitions_def=deliveries_partitions, backfill_policy=single_run)
+    def attendance(context):
+        for code in context.partition_keys:
+            load(code, "attendance")
+        return MaterializeResult()
+
+    @asset(key=AssetKey(["bronze", "assessments"]), partitions_def=deliveries_partitions, backfill_policy=single_run)
     def assessments(context):
-        load(context.partition_key, "assessments")
+        for code in context.partition_keys:
+            load(code, "assessments")
+        return MaterializeResult()
 
     return [attendance, assessments]
 
 
-def run_partition(settings, instance, code):
+def run_partition(settings, instance, code, **kwargs):
     return materialize(
         [*bronze_assets(settings), *reconciliation_checks],
         resources={"settings": settings},
         instance=instance,
         partition_key=code,
         raise_on_error=False,
+        **kwargs,
     )
 
 
@@ -116,3 +125,24 @@ def test_reconciliation_without_partition_checks_every_delivery(tmp_path):
     assert result.description == "D1/assessments_extra.json: not in the manifest, received 1 rows"
     assert result.metadata["deliveries"].value == ["D1", "D2"]
     assert result.metadata["files_checked"].value == 3
+
+
+def test_a_range_run_records_each_deliverys_verdict_on_its_partition(tmp_path):
+    settings = make_settings(tmp_path)
+    write_landing(tmp_path / "data" / "landing")
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("deliveries", ["D1", "D2"])
+    # A range run, tagged as `eduwh run` and single-run backfills tag it.
+    result = run_partition(settings, instance, None, tags={ASSET_PARTITION_RANGE_START_TAG: "D1", ASSET_PARTITION_RANGE_END_TAG: "D2"})
+    by_partition = {
+        (e.asset_key.to_user_string(), e.partition): e.passed
+        for e in result.get_asset_check_evaluations()
+        if e.check_name == "manifest_reconciliation"
+    }
+    # D2's attendance files fall short of its manifest (see write_landing); everything else matches.
+    assert by_partition == {
+        ("bronze/attendance", "D1"): True, ("bronze/attendance", "D2"): False,
+        ("bronze/assessments", "D1"): True, ("bronze/assessments", "D2"): True,
+        # ...and the run's verdict over both, which Dagster keeps against no partition.
+        ("bronze/attendance", None): False, ("bronze/assessments", None): True,
+    }
