@@ -470,3 +470,12 @@ def test_every_check_says_what_when_and_how_to_resolve():
     assert descriptions[absence_key].startswith("What: The key is (student_id, academic_year).")
     # No raw SQL or Jinja leaks into the text.
     assert not [str(k) for k, d in descriptions.items() if "{{" in d or "get_where_subquery" in d]
+
+
+def test_every_asset_has_kinds():
+    from eduwh_assets.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    kinds = {key.to_user_string(): graph.get(key).kinds for key in graph.get_all_asset_keys() if graph.get(key).is_materializable}
+    assert [key for key, k in kinds.items() if not k] == []
+    assert kinds["quality/reject_exports"] == {"duckdb", "csv"}

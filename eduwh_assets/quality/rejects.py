@@ -110,6 +110,7 @@ def export_rejects(conn: duckdb.DuckDBPyConnection, rejects_dir: Path) -> Export
 @asset(
     key=AssetKey(["quality", "reject_exports"]),
     group_name="quality",
+    kinds={"duckdb", "csv"},
     deps=[AssetKey(["quarantine", "attendance_rejects"]), AssetKey(["quarantine", "assessment_rejects"])],
     # Only reads the warehouse, but a DuckDB reader still conflicts with a writer in another process.
     pool=WAREHOUSE_POOL,

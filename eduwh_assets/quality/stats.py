@@ -46,6 +46,7 @@ def delivery_stats(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
 @asset(
     key=AssetKey(["quality", "delivery_error_stats"]),
     group_name="quality",
+    kinds={"duckdb", "pandas"},
     deps=[AssetKey(["gold", "delivery_quality"])],
     # Only reads the warehouse, but a DuckDB reader still conflicts with a writer in another process.
     pool=WAREHOUSE_POOL,
