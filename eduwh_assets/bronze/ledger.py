@@ -19,11 +19,11 @@ import duckdb
 from dlt.common.versioned_state import decompress_state
 
 from eduwh_assets.bronze.pipelines import BRONZE_DATASET
+from eduwh_assets.rules import SOURCES
 from eduwh_assets.sources.landing import Delivery
 from eduwh_assets.warehouse import connect_read_only
 
 # Where each source's fingerprints sit in its pipeline's state (see deliveries.delivery_resource).
-DELIVERY_SOURCES = ("attendance", "assessments")
 FINGERPRINTS = "fingerprints"
 
 # {delivery_code: {file name: fingerprint}}
@@ -98,10 +98,10 @@ class Ledger:
         it up to `wait_seconds`, then raises WarehouseBusy naming the process.
         """
         if not warehouse.exists():
-            return cls({source: {} for source in DELIVERY_SOURCES})
+            return cls({source: {} for source in SOURCES})
         con = connect_read_only(warehouse, wait_seconds)
         with con:
-            return cls({source: held_files(con, source) for source in DELIVERY_SOURCES})
+            return cls({source: held_files(con, source) for source in SOURCES})
 
     def delivery_codes(self) -> set[str]:
         return {code for held in self.held.values() for code, files in held.items() if files}
@@ -109,7 +109,7 @@ class Ledger:
     def changes(self, delivery: Delivery) -> list[str]:
         """What loading `delivery` would change in bronze, one line per file; [] when it is loaded as is."""
         out: list[str] = []
-        for source in DELIVERY_SOURCES:
+        for source in SOURCES:
             held = self.held.get(source, {}).get(delivery.code, {})
             present = {f.name: f.fingerprint for f in delivery.files_for(source)}
             out += [f"{name}: new" for name in sorted(present.keys() - held.keys())]

@@ -73,18 +73,18 @@ def delivery_codes_in_bronze(conn: duckdb.DuckDBPyConnection | None, source: str
 
 def reconcile(
     conn: duckdb.DuckDBPyConnection | None, landing: LandingZone, source: str, codes: list[str]
-) -> tuple[list[FileCount], list[str]]:
-    """Per-file counts for `codes`, and problems that prevent reconciling a delivery at all."""
+) -> tuple[list[FileCount], dict[str, str]]:
+    """Per-file counts for `codes`, and by delivery code the problem that prevents reconciling it at all."""
     counts: list[FileCount] = []
-    problems: list[str] = []
+    problems: dict[str, str] = {}
     for code in codes:
         try:
             delivery = landing.delivery(code)
         except ManifestError as exc:
-            problems.append(str(exc))
+            problems[code] = str(exc)
             continue
         if delivery is None:
-            problems.append(f"{code}: no manifest in the landing zone")
+            problems[code] = f"{code}: no manifest in the landing zone"
             continue
         expected = {name: n for name, n in delivery.manifest.rows.items() if source_of(name) == source}
         received = received_counts(conn, source, code)
@@ -94,6 +94,14 @@ def reconcile(
 
 
 def run_reconciliation(settings: Settings, source: str, codes: list[str] | None) -> AssetCheckResult:
+    """The verdict over deliveries `codes`, or over every delivery bronze holds when None."""
+    return reconciliation_result(source, *reconcile_deliveries(settings, source, codes))
+
+
+def reconcile_deliveries(
+    settings: Settings, source: str, codes: list[str] | None
+) -> tuple[list[str], list[FileCount], dict[str, str]]:
+    """The deliveries judged, their per-file counts, and the problems by delivery, read once."""
     landing = LandingZone.from_settings(settings)
     try:
         with open_warehouse(settings) as conn:
@@ -105,7 +113,14 @@ def run_reconciliation(settings: Settings, source: str, codes: list[str] | None)
             counts, problems = reconcile(conn, landing, source, codes)
     except WarehouseMissing:
         # No warehouse yet: every manifest file counts as 0 received.
-        counts, problems = reconcile(None, landing, source, codes or [])
+        codes = codes or []
+        counts, problems = reconcile(None, landing, source, codes)
+    return codes, counts, problems
+
+
+def reconciliation_result(
+    source: str, codes: list[str], counts: list[FileCount], problems: dict[str, str]
+) -> AssetCheckResult:
     mismatches = [c for c in counts if not c.matches]
     table = pd.DataFrame(
         [
@@ -119,18 +134,18 @@ def run_reconciliation(settings: Settings, source: str, codes: list[str] | None)
             for c in counts
         ]
     )
-    lines = [c.describe() for c in mismatches] + problems
+    lines = [c.describe() for c in mismatches] + list(problems.values())
     passed = not lines
     return AssetCheckResult(
         passed=passed,
         severity=AssetCheckSeverity.ERROR,
         description=(
-            f"{len(counts)} {source} file(s) in {len(codes or [])} delivery(ies) match their manifests"
+            f"{len(counts)} {source} file(s) in {len(codes)} delivery(ies) match their manifests"
             if passed
             else "; ".join(lines)
         ),
         metadata={
-            "deliveries": MetadataValue.json(list(codes or [])),
+            "deliveries": MetadataValue.json(list(codes)),
             "files_checked": len(counts),
             "mismatched_files": len(mismatches),
             "mismatches": MetadataValue.json(
@@ -144,7 +159,7 @@ def run_reconciliation(settings: Settings, source: str, codes: list[str] | None)
                     for c in mismatches
                 ]
             ),
-            "problems": MetadataValue.json(problems),
+            "problems": MetadataValue.json(list(problems.values())),
             "files": MetadataValue.md(to_markdown(table) if len(table) else "no files"),
         },
     )
@@ -169,11 +184,17 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
     )
     def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]):
         codes = list(context.partition_keys) if (context.has_partition_key or context.has_partition_key_range) else None
-        if codes and len(codes) > 1:
+        codes, counts, problems = reconcile_deliveries(settings, source, codes)
+        if context.has_partition_key_range and len(codes) > 1:
             # Dagster records a check result of a range run against no partition, so each
             # delivery's own verdict is recorded against its partition beside it.
             for code in codes:
-                own = run_reconciliation(settings, source, [code])
+                own = reconciliation_result(
+                    source,
+                    [code],
+                    [c for c in counts if c.delivery_code == code],
+                    {k: v for k, v in problems.items() if k == code},
+                )
                 yield AssetCheckEvaluation(
                     asset_key=asset_key,
                     check_name=CHECK_NAME,
@@ -184,7 +205,7 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
                     blocking=False,
                     partition=code,
                 )
-        result = run_reconciliation(settings, source, codes)
+        result = reconciliation_result(source, codes, counts, problems)
         context.log.info(result.description)
         yield result
 

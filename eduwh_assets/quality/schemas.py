@@ -887,8 +887,7 @@ GOLD_PROGRAMME_ATTENDANCE = pa.DataFrameSchema(
 # (source, outcome) pairs that cannot occur: a reason is judged only on some sources (bad_status on
 # attendance, bad_score on assessments).
 _IMPOSSIBLE_OUTCOMES = tuple(
-    (source, outcome) for source in SOURCES for outcome in OUTCOMES
-    if outcome in REJECT_REASONS and outcome not in REASONS_BY_SOURCE[source]
+    (source, reason) for source in SOURCES for reason in REJECT_REASONS if reason not in REASONS_BY_SOURCE[source]
 )
 
 
