@@ -25,7 +25,7 @@ RUN pip install --no-deps -e .
 
 # Parse the dbt project once, here, so loading the code location (which every run does) only
 # reads target/manifest.json. Parsing opens no warehouse.
-RUN dbt parse --quiet --project-dir eduwh_dbt --profiles-dir eduwh_dbt
+RUN dbt parse --quiet --project-dir "$(pwd)/eduwh_dbt" --profiles-dir "$(pwd)/eduwh_dbt"
 
 COPY deploy/dagster.yaml ${DAGSTER_HOME}/dagster.yaml
 RUN mkdir -p /data

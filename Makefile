@@ -15,7 +15,7 @@ $(BIN)/eduwh: pyproject.toml constraints.txt
 
 # The dbt manifest is parsed once here, never at code-location load.
 eduwh_dbt/target/manifest.json: $(BIN)/eduwh $(shell find eduwh_dbt -name '*.sql' -o -name '*.yml' -o -name '*.csv' 2>/dev/null | grep -v /target/)
-	EDUWH_WAREHOUSE=$${EDUWH_WAREHOUSE:-$(CURDIR)/data/warehouse.duckdb} $(BIN)/dbt parse --quiet --project-dir eduwh_dbt --profiles-dir eduwh_dbt
+	EDUWH_WAREHOUSE=$${EDUWH_WAREHOUSE:-$(CURDIR)/data/warehouse.duckdb} $(BIN)/dbt parse --quiet --project-dir $(CURDIR)/eduwh_dbt --profiles-dir $(CURDIR)/eduwh_dbt
 	touch $@
 
 install: $(BIN)/eduwh eduwh_dbt/target/manifest.json

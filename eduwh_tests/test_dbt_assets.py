@@ -134,3 +134,15 @@ def test_missing_manifest_names_the_prepare_command(tmp_path):
     assert proc.returncode != 0
     assert "manifest" in proc.stderr and PREPARE_COMMAND in proc.stderr
 
+
+
+def test_the_manifest_names_the_project_by_its_absolute_path():
+    """dbt reuses the install-time parse: a relative project path breaks seed loading at run time."""
+    import json
+    from pathlib import Path
+
+    from eduwh_assets.transform.project import eduwh_project
+
+    manifest = json.loads(eduwh_project.manifest_path.read_text())
+    roots = {node["root_path"] for node in manifest["nodes"].values() if "root_path" in node}
+    assert roots == {str(PROJECT_ROOT / "eduwh_dbt")} and Path(roots.pop()).is_absolute()

@@ -20,7 +20,9 @@ eduwh_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT
 
 # Run once at install time (the Makefile's install step), from the project root;
 # the code location only reads the manifest it writes. Parsing opens no warehouse.
-PREPARE_COMMAND = ".venv/bin/dbt parse --quiet --project-dir eduwh_dbt --profiles-dir eduwh_dbt"
+# The paths are absolute: dbt keeps the project path of this parse for its partial
+# parses, and a relative one would send seed files to the wrong folder at run time.
+PREPARE_COMMAND = '.venv/bin/dbt parse --quiet --project-dir "$PWD/eduwh_dbt" --profiles-dir "$PWD/eduwh_dbt"'
 
 
 def dbt_executable() -> str:
