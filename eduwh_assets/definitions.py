@@ -1,22 +1,34 @@
 """The eduwh code location: merges what each layer contributes. Nothing else lives here."""
 
-from dagster import Definitions, in_process_executor
+from dagster import Definitions, in_process_executor, with_source_code_references
 
 from eduwh_assets import automation, bronze, quality, transform
 from eduwh_assets.automation.runs import settings_resource
+from eduwh_assets.catalogue import catalogued, schema_change_checks
 from eduwh_assets.config import Settings
+from eduwh_assets.sources.assets import source_specs
+from eduwh_assets.transform.assets import gold_dbt_assets
 
 
 def build_definitions(settings: Settings) -> Definitions:
+    bronze_and_quality = Definitions(
+        # dbt's assets link their SQL files already; these link their Python.
+        assets=with_source_code_references([*bronze.defs.assets, *quality.defs.assets]),
+        asset_checks=[
+            *quality.defs.asset_checks,
+            *schema_change_checks([*(key for a in bronze.defs.assets for key in a.keys), *gold_dbt_assets.keys]),
+        ],
+        resources=bronze.defs.resources,
+    )
     return Definitions.merge(
-        bronze.defs,
+        Definitions(assets=source_specs),
+        bronze_and_quality,
         transform.defs,
-        quality.defs,
         automation.defs,
         # One process per run: every step shares the DuckDB single-writer lock anyway, and a
         # process per step would pay the code-location load again for nothing.
         Definitions(resources={"settings": settings_resource(settings)}, executor=in_process_executor),
-    )
+    ).map_asset_specs(func=catalogued)
 
 
 defs = build_definitions(Settings.from_env())

@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
+from dagster_dlt import DagsterDltResource
 
 from eduwh_assets.bronze.sis import sis_assets
 from eduwh_tests.conftest import free_port, make_settings
@@ -61,7 +62,7 @@ def seed_sis(url: str) -> None:
 
 
 def run_sis(settings, instance):
-    return materialize([sis_assets], resources={"settings": settings}, instance=instance, raise_on_error=False)
+    return materialize([sis_assets], resources={"settings": settings, "dlt_resource": DagsterDltResource()}, instance=instance, raise_on_error=False)
 
 
 def metadata_by_table(result) -> dict[str, dict]:

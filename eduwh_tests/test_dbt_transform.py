@@ -17,12 +17,12 @@ from pathlib import Path
 import duckdb
 import pytest
 from dagster import AssetKey, materialize
-from dagster_dbt import DbtCliResource
 
 from eduwh_assets.config import Settings
 from eduwh_assets.transform.assets import dbt_layer_assets, dbt_target
 from eduwh_assets.transform.project import (
     dbt_build_args,
+    dbt_cli,
     dbt_executable,
     dbt_unit_test_args,
     eduwh_project,
@@ -144,7 +144,7 @@ def built(tmp_path_factory):
     result = materialize(
         dbt_layer_assets,
         resources={
-            "dbt": DbtCliResource(project_dir=eduwh_project, dbt_executable=dbt_executable()),
+            "dbt": dbt_cli(),
             "settings": settings,
         },
         raise_on_error=False,
@@ -478,7 +478,7 @@ def test_quarantine_is_recomputed_when_the_unknown_student_appears(tmp_path):
     """Two builds with the dbt CLI helper the asset uses: S9 joins the SIS in between."""
     settings = Settings.from_env({"EDUWH_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home")})
     write_bronze(settings.warehouse)
-    dbt = DbtCliResource(project_dir=eduwh_project, dbt_executable=dbt_executable())
+    dbt = dbt_cli()
 
     def build_and_read() -> tuple[list[tuple], list[tuple]]:
         target = tmp_path / f"target-{len(list(tmp_path.glob('target-*')))}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from dagster import materialize
+from dagster_dlt import DagsterDltResource
 
 from eduwh_assets.bronze.sis import sis_assets
 from eduwh_assets.generate.sample import ensure_sample_data, sample_dataset
@@ -21,7 +22,7 @@ def sis_counts(url: str) -> dict[str, int]:
 
 def test_embedded_sis_is_seeded_on_first_use_by_the_bronze_asset(tmp_path):
     settings = make_settings(tmp_path)  # no EDUWH_SIS_URL: the embedded server under data/sis
-    result = materialize([sis_assets], resources={"settings": settings})
+    result = materialize([sis_assets], resources={"settings": settings, "dlt_resource": DagsterDltResource()})
     assert result.success
     dataset = sample_dataset()
     expected = {

@@ -467,33 +467,27 @@ def lighten_the_builds() -> None:
     - dbt's data tests are left out of the build (`--exclude-resource-type test`): they
       only read tables, and two warehouses with equal tables get equal verdicts; the
       other tests of the suite run them on full builds.
-    - dagster-dbt's `dbt --version` probe (a whole dbt start-up) is answered from the
-      installed dbt, and its in-process adapter, which parses every macro and serves
-      only column metadata these assets never request, is not created.
-    If dagster-dbt renames these, the patches do nothing and the chains are merely slower.
     """
-    from dagster_dbt import DbtCliResource
-    from packaging import version
-
-    import dbt.version
     import eduwh_assets.transform.assets as transform_assets
 
     production_args = transform_assets.dbt_build_args
     transform_assets.dbt_build_args = lambda full_refresh=False: [
         *production_args(full_refresh=full_refresh), "--exclude-resource-type", "test"
     ]
-    DbtCliResource._cli_version = version.parse(dbt.version.__version__)
-    DbtCliResource._initialize_dbt_core_adapter = lambda self, args: None
 
 
 def load_bronze(settings, *, only_pending: bool) -> None:
     """The SIS sync, then the deliveries bronze does not hold as they are now (every one for a new warehouse)."""
     from eduwh_assets.bronze.deliveries import load_deliveries
     from eduwh_assets.bronze.ledger import Ledger
-    from eduwh_assets.bronze.sis import load_sis
+    from dagster import materialize
+    from dagster_dlt import DagsterDltResource
+
+    from eduwh_assets.bronze.sis import sis_assets
     from eduwh_assets.sources.landing import LandingZone
 
-    load_sis(settings)
+    sis = materialize([sis_assets], resources={"settings": settings, "dlt_resource": DagsterDltResource()}, raise_on_error=False)
+    assert sis.success, "the SIS sync failed"
     complete = LandingZone.from_settings(settings).discover().complete
     if only_pending:
         complete = Ledger.read(settings.warehouse).pending(complete)
@@ -508,15 +502,14 @@ def load_bronze(settings, *, only_pending: bool) -> None:
 def build_silver_and_gold(settings, instance) -> None:
     """The production dbt steps, silver then gold, each deciding itself between a full and an incremental build."""
     from dagster import materialize
-    from dagster_dbt import DbtCliResource
 
     from eduwh_assets.transform.assets import dbt_layer_assets
-    from eduwh_assets.transform.project import dbt_executable, eduwh_project
+    from eduwh_assets.transform.project import dbt_cli
 
     result = materialize(
         dbt_layer_assets,
         resources={
-            "dbt": DbtCliResource(project_dir=eduwh_project, dbt_executable=dbt_executable()),
+            "dbt": dbt_cli(),
             "settings": settings,
         },
         instance=instance,

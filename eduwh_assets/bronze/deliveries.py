@@ -49,6 +49,7 @@ from eduwh_assets.bronze.pipelines import (
 from eduwh_assets.bronze.readers import VALUE_COLUMNS, FileRejected, read_delivered_file
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_partitions
+from eduwh_assets.sources.assets import landing_source_key
 from eduwh_assets.sources.landing import (
     MANIFEST_NAME,
     Delivery,
@@ -452,6 +453,7 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
 
 @asset(
     key=AssetKey(["bronze", "attendance"]),
+    deps=[landing_source_key("attendance")],
     group_name="bronze",
     kinds={"csv", "dlt", "duckdb"},
     partitions_def=deliveries_partitions,
@@ -469,6 +471,7 @@ def attendance(context: AssetExecutionContext, settings: ResourceParam[Settings]
 
 @asset(
     key=AssetKey(["bronze", "assessments"]),
+    deps=[landing_source_key("assessments")],
     group_name="bronze",
     kinds={"json", "dlt", "duckdb"},
     partitions_def=deliveries_partitions,

@@ -5,26 +5,18 @@ drops the ones it already has at exactly the cursor value) and merged on the
 SPEC §3.1 key, so the latest version of each row wins.
 """
 
-from dataclasses import dataclass
-
 import dlt
 import sqlalchemy as sa
-from dagster import (
-    AssetExecutionContext,
-    AssetKey,
-    AssetSpec,
-    Failure,
-    MaterializeResult,
-    MetadataValue,
-    ResourceParam,
-    multi_asset,
-)
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, ResourceParam
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.sources.sql_database import sql_table
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.metadata import table_metadata
-from eduwh_assets.bronze.pipelines import bronze_pipeline, rows_loaded, warehouse_connection
+from eduwh_assets.bronze.pipelines import BRONZE_DATASET, WORK_ROOT, bronze_pipeline, rows_loaded, warehouse_connection
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.sources.assets import SIS_CURSOR, SIS_SCHEMA, SIS_TABLES, sis_source_key
 from eduwh_assets.sources.sis_server import (
     SisUnavailableError,
     check_sis,
@@ -34,16 +26,9 @@ from eduwh_assets.sources.sis_server import (
     sqlalchemy_url,
 )
 
-SIS_SCHEMA = "sis"
 PIPELINE_NAME = "eduwh_bronze_sis"
-
-# SIS table -> its key (SPEC §3.1). Every table's cursor is `updated_at`.
-SIS_TABLES: dict[str, str] = {
-    "programmes": "programme_code",
-    "classes": "class_id",
-    "students": "student_id",
-}
-SIS_CURSOR = "updated_at"
+# The dlt source's name is its schema's name in the warehouse's dlt state; it stays as it is.
+SOURCE_NAME = "eduwh_sis"
 # Personal data kept out of the materialisation preview (it stays queryable in bronze).
 PREVIEW_HIDDEN = {"students": ("first_name", "last_name", "email", "date_of_birth")}
 
@@ -62,10 +47,6 @@ def asset_key(sis_table: str) -> AssetKey:
     return AssetKey(["bronze", bronze_table(sis_table)])
 
 
-class SisLoadError(RuntimeError):
-    """The SIS answered but loading from it failed (e.g. a table is missing). No password in the message."""
-
-
 def sis_engine(url: str) -> sa.Engine:
     """An engine on the SIS, after checking it answers, so a dead SIS fails before anything is written.
 
@@ -76,77 +57,102 @@ def sis_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, connect_args={"connect_timeout": 10})
 
 
-def sis_resources(engine: sa.Engine) -> list:
-    """One dlt resource per SIS table, on the Arrow path, incremental and merged on its key."""
-    resources = []
+@dlt.source(name=SOURCE_NAME)
+def sis_source(credentials: sa.Engine | str):
+    """One dlt resource per SIS table, on the Arrow path, incremental on `updated_at` and merged on its key.
+
+    Reflection waits until the resource is read, so the source can be described (for the
+    asset definitions) without reaching the SIS.
+    """
     for table, key in SIS_TABLES.items():
         resource = sql_table(
-            credentials=engine,
+            credentials=credentials,
             schema=SIS_SCHEMA,
             table=table,
             backend="pyarrow",
             incremental=dlt.sources.incremental(SIS_CURSOR),
             primary_key=key,
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+            defer_table_reflect=True,
         )
         name = bronze_table(table)
-        resources.append(resource.with_name(name).apply_hints(table_name=name))
-    return resources
+        yield resource.with_name(name).apply_hints(table_name=name)
 
 
-@dataclass
-class SisLoad:
-    rows_loaded: dict[str, int]  # SIS table -> rows merged this run
+class BronzeSisTranslator(DagsterDltTranslator):
+    """dlt resource `sis_<table>` -> asset `bronze/sis_<table>`, downstream of the SIS table `sis/<table>`."""
+
+    def get_asset_spec(self, data: DltResourceTranslatorData):
+        table = data.resource.name.removeprefix("sis_")
+        return (
+            super()
+            .get_asset_spec(data)
+            .replace_attributes(
+                key=asset_key(table),
+                deps=[sis_source_key(table)],
+                group_name=BRONZE_DATASET,
+                kinds={"postgres", "dlt", "duckdb"},
+                description=_DESCRIPTIONS[table],
+            )
+        )
 
 
-def load_sis(settings: Settings) -> SisLoad:
-    """Run the SIS pipeline once. Raises SisUnavailableError (nothing written) when the SIS is down."""
+# What the asset definitions are described from: the source (nothing is read until it runs)
+# and a pipeline that is never run. Each run builds both afresh, on the SIS and the warehouse
+# of its settings, in a working folder of its own (bronze_pipeline).
+_DESCRIBED_SOURCE = sis_source(sqlalchemy_url("postgresql://sis.invalid/sis"))
+_DESCRIBED_PIPELINE = dlt.pipeline(
+    pipeline_name=PIPELINE_NAME,
+    pipelines_dir=str(WORK_ROOT / "definitions"),
+    destination=dlt.destinations.duckdb(),
+    dataset_name=BRONZE_DATASET,
+)
+TRANSLATOR = BronzeSisTranslator()
+
+
+@dlt_assets(
+    dlt_source=_DESCRIBED_SOURCE,
+    dlt_pipeline=_DESCRIBED_PIPELINE,
+    name="bronze_sis",
+    dagster_dlt_translator=TRANSLATOR,
+    pool=WAREHOUSE_POOL,
+)
+def sis_assets(context: AssetExecutionContext, dlt_resource: DagsterDltResource, settings: ResourceParam[Settings]):
+    """Incremental load of the SIS (PostgreSQL) into bronze with dlt."""
     url = sis_url(settings)
-    engine = sis_engine(url)
+    try:
+        engine = sis_engine(url)
+    except SisUnavailableError as exc:
+        raise Failure(description=str(exc)) from None
     try:
         with warehouse_connection(settings) as con, bronze_pipeline(
             settings, PIPELINE_NAME, add_dlt_id=True, connection=con
         ) as pipeline:
             try:
-                # Inside the try: reflecting the tables is the first thing that can find sis.* missing.
-                pipeline.run(sis_resources(engine), schema=dlt.Schema("eduwh_sis"))
+                # Listed inside the try: reflecting the tables is the first thing that can find sis.* missing.
+                results = list(
+                    dlt_resource.run(
+                        context, dlt_source=sis_source(engine), dlt_pipeline=pipeline, dagster_dlt_translator=TRANSLATOR
+                    )
+                )
             except Exception as exc:
                 # dlt wraps driver errors; keep the message useful but free of the password.
-                raise SisLoadError(f"loading SIS {describe_url(url)} failed: {scrub_password(str(exc), url)}") from None
+                raise Failure(
+                    description=f"loading SIS {describe_url(url)} failed: {scrub_password(str(exc), url)}"
+                ) from None
             counts = rows_loaded(pipeline)
+            # A SIS table with no rows yet gets no table from dlt; dbt still needs it.
+            ensure_bronze_tables(con, [bronze_table(t) for t in SIS_TABLES])
+            for result in results:
+                name = result.asset_key.path[-1]
+                table = name.removeprefix("sis_")
+                metadata = {
+                    **result.metadata,
+                    **table_metadata(con, name, order_by=[SIS_TABLES[table]], hide=PREVIEW_HIDDEN.get(table, ())),
+                    "rows_loaded": MetadataValue.int(counts.get(name, 0)),
+                }
+                context.log.info(f"bronze.{name}: {counts.get(name, 0)} rows merged")
+                yield MaterializeResult(asset_key=result.asset_key, metadata=metadata)
     finally:
         engine.dispose()
-    return SisLoad(rows_loaded={t: counts.get(bronze_table(t), 0) for t in SIS_TABLES})
 
-
-@multi_asset(
-    name="bronze_sis",
-    specs=[
-        AssetSpec(
-            asset_key(table),
-            group_name="bronze",
-            kinds={"postgres", "dlt", "duckdb"},
-            description=_DESCRIPTIONS[table],
-        )
-        for table in SIS_TABLES
-    ],
-    pool=WAREHOUSE_POOL,
-    description="Incremental load of the SIS (PostgreSQL) into bronze with dlt.",
-)
-def sis_assets(context: AssetExecutionContext, settings: ResourceParam[Settings]):
-    try:
-        result = load_sis(settings)
-    except (SisUnavailableError, SisLoadError) as exc:
-        raise Failure(description=str(exc)) from None
-    with warehouse_connection(settings) as con:
-        # A SIS table with no rows yet gets no table from dlt; dbt still needs it.
-        ensure_bronze_tables(con, [bronze_table(t) for t in SIS_TABLES])
-    for table in SIS_TABLES:
-        name = bronze_table(table)
-        with warehouse_connection(settings) as con:
-            metadata = table_metadata(
-                con, name, order_by=[SIS_TABLES[table]], hide=PREVIEW_HIDDEN.get(table, ())
-            )
-        metadata["rows_loaded"] = MetadataValue.int(result.rows_loaded[table])
-        context.log.info(f"bronze.{name}: {result.rows_loaded[table]} rows merged")
-        yield MaterializeResult(asset_key=asset_key(table), metadata=metadata)

@@ -1,14 +1,13 @@
 """transform: the dbt project eduwh_dbt/ as Dagster assets (see docs/architecture.md)."""
 
 from dagster import Definitions
-from dagster_dbt import DbtCliResource
 
 from eduwh_assets.transform.assets import dbt_layer_assets, gold_dbt_assets, silver_dbt_assets
-from eduwh_assets.transform.project import dbt_executable, eduwh_project
+from eduwh_assets.transform.project import dbt_cli
 
 # Everything this package contributes to the code location; definitions.py merges it.
 # The warehouse path comes from the shared "settings" resource at run time.
 defs = Definitions(
     assets=dbt_layer_assets,
-    resources={"dbt": DbtCliResource(project_dir=eduwh_project, dbt_executable=dbt_executable())},
+    resources={"dbt": dbt_cli()},
 )
