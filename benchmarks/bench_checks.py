@@ -156,11 +156,12 @@ def run_check(warehouse: Path, table: str) -> dict:
 
     from eduwh_assets.config import Settings
     from eduwh_assets.quality.checks import run_contract_check
+    from eduwh_assets.warehouse import Warehouse
     from eduwh_assets.quality.schemas import CONTRACTS
 
     settings = Settings.from_env({"EDUWH_DATA_DIR": str(warehouse.parent), "EDUWH_WAREHOUSE": str(warehouse)})
     started = time.perf_counter()
-    result = run_contract_check(settings, CONTRACTS[table], AssetCheckSeverity.WARN)
+    result = run_contract_check(Warehouse.from_settings(settings), CONTRACTS[table], AssetCheckSeverity.WARN)
     return {
         "seconds": time.perf_counter() - started,
         "rows": result.metadata["rows_checked"].value,

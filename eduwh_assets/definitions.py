@@ -8,6 +8,7 @@ from eduwh_assets.catalogue import catalogued, schema_change_checks
 from eduwh_assets.config import Settings
 from eduwh_assets.sources.assets import source_specs
 from eduwh_assets.transform.assets import gold_dbt_assets
+from eduwh_assets.warehouse import Warehouse
 
 
 def build_definitions(settings: Settings) -> Definitions:
@@ -16,7 +17,7 @@ def build_definitions(settings: Settings) -> Definitions:
         assets=with_source_code_references([*bronze.defs.assets, *quality.defs.assets]),
         asset_checks=[
             *quality.defs.asset_checks,
-            *schema_change_checks([*(key for a in bronze.defs.assets for key in a.keys), *gold_dbt_assets.keys]),
+            schema_change_checks([*(key for a in bronze.defs.assets for key in a.keys), *gold_dbt_assets.keys]),
         ],
         resources=bronze.defs.resources,
     )
@@ -27,7 +28,10 @@ def build_definitions(settings: Settings) -> Definitions:
         automation.defs,
         # One process per run: every step shares the DuckDB single-writer lock anyway, and a
         # process per step would pay the code-location load again for nothing.
-        Definitions(resources={"settings": settings_resource(settings)}, executor=in_process_executor),
+        Definitions(
+            resources={"settings": settings_resource(settings), "warehouse": Warehouse.from_settings(settings)},
+            executor=in_process_executor,
+        ),
     ).map_asset_specs(func=catalogued)
 
 

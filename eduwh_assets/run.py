@@ -27,7 +27,7 @@ from eduwh_assets.automation.runs import process_tags, recover_dead_runs, wait_f
 from eduwh_assets.cli import UserError, delivery_code
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError, is_valid_delivery_code
-from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable, check_warehouse, is_lock_conflict
+from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable, check_warehouse, is_lock_conflict
 
 SUMMARY_SCHEMAS = ("bronze", "silver", "quarantine", "gold")
 # Dagster's run tags for a run over a range of partitions (single-run backfills use the same).
@@ -104,7 +104,7 @@ def contiguous_blocks(pending: list[str], registered: list[str]) -> list[list[st
 def table_counts(settings: Settings) -> list[tuple[str, int]]:
     if not settings.warehouse.exists():
         return []
-    with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+    with Warehouse.from_settings(settings).read_only_connection() as conn:
         tables = conn.execute(
             "select table_schema, table_name from information_schema.tables "
             "where table_schema in ? and table_type = 'BASE TABLE' and not starts_with(table_name, '_dlt') "
@@ -121,7 +121,7 @@ def print_summary(settings: Settings, report: RunReport, seconds: float) -> None
     for name, rows in table_counts(settings):
         print(f"  {name:<45} {rows:>12,}")
     if settings.warehouse.exists():
-        with duckdb.connect(str(settings.warehouse), read_only=True) as conn:
+        with Warehouse.from_settings(settings).read_only_connection() as conn:
             stats = delivery_stats(conn)
         if len(stats):
             print(f"\nReceived rows per delivery (rejected rows are exported to {settings.rejects_dir})")
@@ -170,6 +170,10 @@ class MainJob:
     report: RunReport = field(default_factory=RunReport)
     verbose: bool = False
 
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse.from_settings(self.settings)
+
     @classmethod
     def prepare(cls, settings: Settings, verbose: bool = False) -> "MainJob":
         from eduwh_assets.definitions import build_definitions
@@ -191,7 +195,7 @@ class MainJob:
         discovery = LandingZone.from_settings(self.settings).discover()
         for problem in discovery.problems():
             print(f"warning: {problem}", flush=True)
-        for code in Ledger.read(self.settings.warehouse).vanished(set(discovery.codes)):
+        for code in Ledger.read(self.warehouse).vanished(set(discovery.codes)):
             print(
                 f"note: delivery {code!r} is no longer in the landing zone; its rows stay in the warehouse",
                 flush=True,
@@ -233,7 +237,7 @@ class MainJob:
         from eduwh_assets.bronze.ledger import Ledger
         from eduwh_assets.partitions import deliveries_partitions
 
-        pending = {d.code for d in (deliveries if force else Ledger.read(self.settings.warehouse).pending(deliveries))}
+        pending = {d.code for d in (deliveries if force else Ledger.read(self.warehouse).pending(deliveries))}
         if not pending:
             print("No new or changed deliveries to ingest", flush=True)
             return
@@ -250,7 +254,7 @@ class MainJob:
         """Rebuild silver and gold, unless they were built from bronze as it is now."""
         from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build
 
-        version, built = latest_good_build(self.instance, self.settings.warehouse)
+        version, built = latest_good_build(self.instance, self.warehouse)
         if built is not None:
             print(f"silver and gold: current, built by run {built.run_id[:8]} from bronze as it is now", flush=True)
             return

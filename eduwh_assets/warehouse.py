@@ -1,16 +1,29 @@
-"""The DuckDB warehouse file: whether it can be opened at all.
+"""The DuckDB warehouse file: the one resource that connects to it, and whether it can be opened at all.
 
-Checked once at the start of every entry point (`eduwh run`, `eduwh backfill`,
-and each run the UI or a sensor launches), so a damaged file is named as what
-it is instead of surfacing later as a failure of whichever step touched it first.
+Every connection of the code location (dlt's loads, dbt's metadata, the checks,
+the sensors' reads of the ledger) comes from one `Warehouse` resource, so
+DuckDB's memory limit and threads are set in one place (`Settings.duckdb_config`).
+
+The file is checked once at the start of every entry point (`eduwh run`,
+`eduwh backfill`, and each run the UI or a sensor launches), so a damaged file
+is named as what it is instead of surfacing later as a failure of whichever
+step touched it first.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
+from dagster_duckdb import DuckDBResource
+
+if TYPE_CHECKING:
+    from eduwh_assets.config import Settings
 
 FULL_REFRESH_HINT = "`eduwh run --full-refresh` rebuilds it from the sources"
 # A writer in another process holds DuckDB's file lock for the length of one step; readers wait for it.
@@ -23,6 +36,58 @@ class WarehouseUnreadable(RuntimeError):
 
 class WarehouseBusy(RuntimeError):
     """Another process kept the warehouse locked for writing longer than a reader would wait."""
+
+
+class WarehouseMissing(FileNotFoundError):
+    """Nothing has built the warehouse yet, so there is nothing to read."""
+
+
+class Warehouse(DuckDBResource):
+    """The DuckDB warehouse as a Dagster resource (dagster-duckdb's), for writers and readers alike.
+
+    `connection_config` holds DuckDB's memory limit and threads. A writer's connection is
+    DuckDBResource's, which retries while another process holds the file's lock; DuckDB
+    allows one writing process, and the `duckdb_warehouse` pool keeps eduwh's writers
+    from overlapping. A reader's connection is read-only, waits for a writer in another
+    process and names it when the wait runs out.
+    """
+
+    @classmethod
+    def from_settings(cls, settings: "Settings") -> "Warehouse":
+        return cls(database=str(settings.warehouse), connection_config=settings.duckdb_config)
+
+    @property
+    def path(self) -> Path:
+        return Path(self.database)
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection, closed on exit however the block ends."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as conn:
+            try:
+                yield conn
+            finally:
+                # DuckDBResource closes it only when the block succeeds; an open connection
+                # left for the garbage collector would keep this process's lock on the file.
+                conn.close()
+
+    @contextmanager
+    def read_only_connection(self, wait_seconds: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection once no other process is writing; WarehouseMissing before the first build."""
+        if not self.path.exists():
+            raise WarehouseMissing(f"warehouse {self.path} does not exist yet")
+        conn = connect_read_only(
+            self.path, LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds, config=self.connection_config
+        )
+        try:
+            with tempfile.TemporaryDirectory(prefix="eduwh-read-") as spill:
+                # The warehouse's own temp folder may not be writable for a read-only reader.
+                conn.execute(f"SET temp_directory = '{spill}'")
+                conn.execute("SET TimeZone = 'UTC'")
+                yield conn
+        finally:
+            conn.close()
 
 
 def is_lock_conflict(exc: BaseException) -> bool:

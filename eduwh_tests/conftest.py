@@ -236,6 +236,21 @@ def azure_container(azurite) -> str:
 # --- Settings ---------------------------------------------------------------------------------
 
 
+def eduwh_resources(settings: Settings) -> dict:
+    """Every resource eduwh's assets, checks, sensors and schedules take, for the plain `settings`."""
+    from dagster_dlt import DagsterDltResource
+
+    from eduwh_assets.transform.project import dbt_cli
+    from eduwh_assets.warehouse import Warehouse
+
+    return {
+        "settings": settings,
+        "warehouse": Warehouse.from_settings(settings),
+        "dlt_resource": DagsterDltResource(),
+        "dbt": dbt_cli(),
+    }
+
+
 def make_settings(tmp: Path, **env: str) -> Settings:
     """Settings for a throw-away warehouse under `tmp`, with overrides as EDUWH_* values."""
     base = {"EDUWH_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "dagster_home")}

@@ -34,7 +34,7 @@ from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, FINGERPRINT_TAG
 from eduwh_assets.automation.sensors import BRONZE_ASSET_KEYS, bronze_refresh_sensor, landing_zone_sensor
 from eduwh_assets.config import Settings
 from eduwh_assets.sources.landing import LandingZone
-from eduwh_tests.conftest import make_settings
+from eduwh_tests.conftest import eduwh_resources, make_settings
 
 ATTENDANCE = "attendance_id,student_id,session_date,status\nA1,S1,2025-09-08,present\nA2,S2,2025-09-08,late\n"
 ASSESSMENTS = [{"assessment_id": "X1", "student_id": "S1", "subject": "maths", "score": 7, "max_score": 10, "assessed_on": "2025-09-09"}]
@@ -94,8 +94,9 @@ def instance():
 
 def tick(zone: Zone, instance: DagsterInstance) -> SensorResult:
     """One evaluation of the real sensor, with partition additions applied as the daemon would."""
-    context = build_sensor_context(instance=instance, resources={"settings": zone.settings})
-    result = landing_zone_sensor(context)
+    # Closed here: an evaluation context left open holds the instance as Dagster's current one.
+    with build_sensor_context(instance=instance, resources=eduwh_resources(zone.settings)) as context:
+        result = landing_zone_sensor(context)
     assert isinstance(result, SensorResult)
     for request in result.dynamic_partitions_requests or []:
         assert isinstance(request, AddDynamicPartitionsRequest)
@@ -205,11 +206,19 @@ def bronze_tick(instance: DagsterInstance, cursor: str | None, settings: Setting
 
     # By default a data folder with no warehouse yet, so no bronze version to compare.
     settings = settings or Settings.from_env({"EDUWH_DATA_DIR": str(Path(instance.root_directory) / "no-data")})
-    context = build_multi_asset_sensor_context(
+    with build_multi_asset_sensor_context(
         monitored_assets=list(BRONZE_ASSET_KEYS), instance=instance, cursor=cursor, definitions=defs,
-        resources={"settings": settings},
-    )
-    return bronze_refresh_sensor(context), context.cursor
+        resources=eduwh_resources(settings),
+    ) as context:
+        return bronze_refresh_sensor(context), context.cursor
+
+
+def evaluate_schedule(schedule, instance: DagsterInstance, settings: Settings):
+    """One evaluation of the real schedule, its context closed afterwards like the sensors'."""
+    from dagster import build_schedule_context
+
+    with build_schedule_context(instance=instance, resources=eduwh_resources(settings)) as context:
+        return schedule(context)
 
 
 def report(instance: DagsterInstance, name: str, partition: str | None = None) -> None:
@@ -253,7 +262,7 @@ def latest_storage_id(instance: DagsterInstance) -> int:
 
 
 def test_daily_deliveries_schedule_loads_what_bronze_lacks(tmp_path, instance: DagsterInstance):
-    from dagster import RunRequest, build_schedule_context
+    from dagster import RunRequest
 
     from eduwh_assets.automation.schedules import deliveries_schedule
 
@@ -261,11 +270,11 @@ def test_daily_deliveries_schedule_loads_what_bronze_lacks(tmp_path, instance: D
     zone = Zone(make_settings(tmp_path, EDUWH_LANDING=str(tmp_path / "landing")))
     zone.deliver("D1")
     instance.add_dynamic_partitions("deliveries", ["D1"])
-    first = deliveries_schedule(build_schedule_context(instance=instance, resources={"settings": zone.settings}))
+    first = evaluate_schedule(deliveries_schedule, instance, zone.settings)
     assert launch(zone, instance, first) == [True]
     zone.deliver("D2")
 
-    requests = deliveries_schedule(build_schedule_context(instance=instance, resources={"settings": zone.settings}))
+    requests = evaluate_schedule(deliveries_schedule, instance, zone.settings)
     fp2 = zone.fingerprint("D2")
     assert [(r.partition_key, r.run_key, r.tags[FINGERPRINT_TAG]) for r in requests] == [("D2", f"D2:{fp2}:1", fp2)]
     assert all(isinstance(r, RunRequest) for r in requests)
@@ -289,20 +298,17 @@ def record_build(instance: DagsterInstance, version: str, status: DagsterRunStat
 
 
 def test_nothing_is_rebuilt_when_bronze_is_unchanged_since_the_last_good_build(tmp_path, instance: DagsterInstance):
-    from dagster import build_schedule_context
-
     from eduwh_assets.automation.schedules import transform_schedule
 
     settings = make_settings(tmp_path)
     record_bronze_load(settings, "1700000000.1")
-    schedule_context = build_schedule_context(instance=instance, resources={"settings": settings})
 
     # Bronze changed and nothing was built from it yet: one refresh, keyed on the version.
     report(instance, "sis_students")
     result, cursor = bronze_tick(instance, None, settings)
     assert (result.run_key, result.tags) == (
         "bronze-1700000000.1", {"eduwh/trigger": "bronze_refresh_sensor", BRONZE_VERSION_TAG: "1700000000.1"})
-    assert transform_schedule(schedule_context).tags == {"eduwh/trigger": "transform_daily",
+    assert evaluate_schedule(transform_schedule, instance, settings).tags == {"eduwh/trigger": "transform_daily",
                                                          BRONZE_VERSION_TAG: "1700000000.1"}
 
     # That build failed (a blocking check): asked for again, so the failure keeps showing.
@@ -317,7 +323,7 @@ def test_nothing_is_rebuilt_when_bronze_is_unchanged_since_the_last_good_build(t
     report(instance, "attendance", "D1")
     result, cursor = bronze_tick(instance, cursor, settings)
     assert result == SkipReason(f"bronze is unchanged since run {good[:8]} built silver and gold")
-    assert transform_schedule(schedule_context) == SkipReason(
+    assert evaluate_schedule(transform_schedule, instance, settings) == SkipReason(
         f"bronze is unchanged since run {good[:8]} built silver and gold")
 
     # A real change, a new load: exactly one refresh for it.

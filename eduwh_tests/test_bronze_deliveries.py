@@ -12,7 +12,7 @@ import duckdb
 from dagster import DagsterInstance, materialize
 
 from eduwh_assets.bronze.deliveries import assessments, attendance
-from eduwh_tests.conftest import AZURITE_ACCOUNT, AZURITE_KEY, free_port, make_settings
+from eduwh_tests.conftest import eduwh_resources, AZURITE_ACCOUNT, AZURITE_KEY, free_port, make_settings
 
 NODE = {"attendance": "bronze__attendance", "assessments": "bronze__assessments"}
 ASSET = {"attendance": attendance, "assessments": assessments}
@@ -106,7 +106,7 @@ def redeliver(path: Path, text: str) -> None:
 def run(settings, instance, source: str, code: str):
     return materialize(
         [ASSET[source]],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
         partition_key=code,
         instance=instance,
         raise_on_error=False,
@@ -436,8 +436,9 @@ def test_a_range_of_deliveries_loads_in_one_run_and_one_load_then_skips_then_rep
         (e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations() if e.partition is None
     }
     assert sorted(evaluations) == [
-        ("bronze/assessments", "manifest_reconciliation"), ("bronze/assessments", "pandera_contract"),
-        ("bronze/attendance", "manifest_reconciliation"), ("bronze/attendance", "pandera_contract"),
+        (f"bronze/{source}", check)
+        for source in ("assessments", "attendance")
+        for check in ("column_schema_change", "manifest_reconciliation", "pandera_contract")
     ]
     assert sorted(
         (e.asset_key.to_user_string(), e.partition, e.passed) for e in result.get_asset_check_evaluations() if e.partition

@@ -5,10 +5,9 @@ from datetime import date, datetime, timedelta, timezone
 import duckdb
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
-from dagster_dlt import DagsterDltResource
 
 from eduwh_assets.bronze.sis import sis_assets
-from eduwh_tests.conftest import free_port, make_settings
+from eduwh_tests.conftest import eduwh_resources, free_port, make_settings
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=timezone.utc)
 
@@ -62,7 +61,7 @@ def seed_sis(url: str) -> None:
 
 
 def run_sis(settings, instance):
-    return materialize([sis_assets], resources={"settings": settings, "dlt_resource": DagsterDltResource()}, instance=instance, raise_on_error=False)
+    return materialize([sis_assets], resources=eduwh_resources(settings), instance=instance, raise_on_error=False)
 
 
 def metadata_by_table(result) -> dict[str, dict]:

@@ -4,11 +4,10 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from dagster import AssetKey, DagsterInstance, materialize
-from dagster_dlt import DagsterDltResource
 
 from eduwh_assets.bronze.sis import sis_assets
 from eduwh_assets.catalogue import OWNERS, schema_change_checks
-from eduwh_tests.conftest import make_settings
+from eduwh_tests.conftest import eduwh_resources, make_settings
 from eduwh_tests.test_bronze_sis import seed_sis
 
 GOLD = {
@@ -101,8 +100,8 @@ def test_a_column_added_in_the_sis_fails_the_schema_change_check(tmp_path, fresh
     settings = make_settings(tmp_path, EDUWH_SIS_URL=url)
     instance = DagsterInstance.ephemeral()
     programmes = AssetKey(["bronze", "sis_programmes"])
-    assets = [sis_assets, *schema_change_checks([programmes])]
-    resources = {"settings": settings, "dlt_resource": DagsterDltResource()}
+    assets = [sis_assets, schema_change_checks([programmes])]
+    resources = eduwh_resources(settings)
 
     def sync():
         result = materialize(assets, resources=resources, instance=instance)
@@ -118,4 +117,4 @@ def test_a_column_added_in_the_sis_fails_the_schema_change_check(tmp_path, fresh
     engine.dispose()
     changed = sync()
     assert not changed.passed
-    assert "Added columns: campus" in changed.description
+    assert changed.description == "added campus (varchar)"

@@ -28,6 +28,7 @@ from eduwh_assets.transform.project import (
     eduwh_project,
     warehouse_env,
 )
+from eduwh_tests.conftest import eduwh_resources
 
 BRONZE_DDL = """
 create schema bronze;
@@ -143,10 +144,7 @@ def built(tmp_path_factory):
 
     result = materialize(
         dbt_layer_assets,
-        resources={
-            "dbt": dbt_cli(),
-            "settings": settings,
-        },
+        resources=eduwh_resources(settings),
         raise_on_error=False,
     )
     target_dirs = [dbt_target(settings, layer) for layer in ("silver", "gold")]

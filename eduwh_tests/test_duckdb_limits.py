@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from eduwh_assets.bronze.pipelines import warehouse_connection
-from eduwh_assets.quality.warehouse import open_warehouse
 from eduwh_assets.transform.project import dbt_executable, eduwh_project, warehouse_env
+from eduwh_assets.warehouse import Warehouse
 from eduwh_tests.conftest import make_settings
 
 SETTING = "select current_setting('memory_limit') || ' / ' || current_setting('threads') as limits"
@@ -17,11 +16,12 @@ EXPECTED = "667.5 MiB / 1"
 def test_every_connection_gets_the_configured_limits(tmp_path):
     settings = make_settings(tmp_path, EDUWH_DUCKDB_MEMORY_LIMIT="700MB", EDUWH_DUCKDB_THREADS="1")
     settings.warehouse.parent.mkdir(parents=True)
+    warehouse = Warehouse.from_settings(settings)
     # The read-write connection that dlt's loads and bronze's own queries run on.
-    with warehouse_connection(settings) as con:
+    with warehouse.get_connection() as con:
         assert con.execute(SETTING).fetchone()[0] == EXPECTED
-    # The read-only connection every check and export opens.
-    with open_warehouse(settings) as con:
+    # The read-only connection every check, export and ledger read opens.
+    with warehouse.read_only_connection() as con:
         assert con.execute(SETTING).fetchone()[0] == EXPECTED
     # dbt's connection, through the profile and the variables the assets hand it.
     with warehouse_env(settings):

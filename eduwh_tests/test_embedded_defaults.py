@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from dagster import materialize
-from dagster_dlt import DagsterDltResource
 
 from eduwh_assets.bronze.sis import sis_assets
 from eduwh_assets.generate.sample import ensure_sample_data, sample_dataset
 from eduwh_assets.sources import sis_server
-from eduwh_tests.conftest import make_settings
+from eduwh_tests.conftest import eduwh_resources, make_settings
 
 
 def sis_counts(url: str) -> dict[str, int]:
@@ -22,7 +21,7 @@ def sis_counts(url: str) -> dict[str, int]:
 
 def test_embedded_sis_is_seeded_on_first_use_by_the_bronze_asset(tmp_path):
     settings = make_settings(tmp_path)  # no EDUWH_SIS_URL: the embedded server under data/sis
-    result = materialize([sis_assets], resources={"settings": settings, "dlt_resource": DagsterDltResource()})
+    result = materialize([sis_assets], resources=eduwh_resources(settings))
     assert result.success
     dataset = sample_dataset()
     expected = {

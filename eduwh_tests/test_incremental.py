@@ -58,6 +58,8 @@ import pytest
 import sqlalchemy as sa
 
 from eduwh_assets.config import PROJECT_ROOT
+from eduwh_assets.warehouse import Warehouse
+from eduwh_tests.conftest import eduwh_resources
 
 # Small enough for CI; EDUWH_TEST_INCREMENTAL_SEEDS="1,2,3,4" and EDUWH_TEST_INCREMENTAL_STEPS=6 run more.
 SEEDS = [int(s) for s in os.environ.get("EDUWH_TEST_INCREMENTAL_SEEDS", "11,13").split(",")]
@@ -481,20 +483,19 @@ def load_bronze(settings, *, only_pending: bool) -> None:
     from eduwh_assets.bronze.deliveries import load_deliveries
     from eduwh_assets.bronze.ledger import Ledger
     from dagster import materialize
-    from dagster_dlt import DagsterDltResource
 
     from eduwh_assets.bronze.sis import sis_assets
     from eduwh_assets.sources.landing import LandingZone
 
-    sis = materialize([sis_assets], resources={"settings": settings, "dlt_resource": DagsterDltResource()}, raise_on_error=False)
+    sis = materialize([sis_assets], resources=eduwh_resources(settings), raise_on_error=False)
     assert sis.success, "the SIS sync failed"
     complete = LandingZone.from_settings(settings).discover().complete
     if only_pending:
-        complete = Ledger.read(settings.warehouse).pending(complete)
+        complete = Ledger.read(Warehouse.from_settings(settings)).pending(complete)
     codes = [d.code for d in complete]
     if codes:
         for source in ("attendance", "assessments"):
-            load = load_deliveries(settings, codes, source)
+            load = load_deliveries(settings, Warehouse.from_settings(settings), codes, source)
             failed = {d.delivery_code: d.outcomes.failed for d in load.deliveries if d.outcomes.failed}
             assert not failed, f"files failed to load: {failed}"
 
@@ -504,14 +505,10 @@ def build_silver_and_gold(settings, instance) -> None:
     from dagster import materialize
 
     from eduwh_assets.transform.assets import dbt_layer_assets
-    from eduwh_assets.transform.project import dbt_cli
 
     result = materialize(
         dbt_layer_assets,
-        resources={
-            "dbt": dbt_cli(),
-            "settings": settings,
-        },
+        resources=eduwh_resources(settings),
         instance=instance,
         raise_on_error=False,
         run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
@@ -531,13 +528,12 @@ def start_full_rebuild(settings, log: Path) -> subprocess.Popen:
     step (the file is removed first), so dbt's partial parsing stays valid.
     """
     from eduwh_assets.bronze.contract import ensure_bronze_tables
-    from eduwh_assets.bronze.pipelines import warehouse_connection
     from eduwh_assets.transform.project import dbt_build_args, dbt_env, dbt_executable, eduwh_project
 
     for path in (settings.warehouse, settings.warehouse.with_name(settings.warehouse.name + ".wal")):
         path.unlink(missing_ok=True)
     load_bronze(settings, only_pending=False)
-    with warehouse_connection(settings) as con:
+    with Warehouse.from_settings(settings).get_connection() as con:
         ensure_bronze_tables(con)
     args = [
         # No data tests, as in lighten_the_builds.

@@ -17,7 +17,7 @@ from dagster import DagsterInstance, build_sensor_context
 
 from eduwh_assets.automation.sensors import landing_zone_sensor
 from eduwh_assets.run import run_main
-from eduwh_tests.conftest import make_settings
+from eduwh_tests.conftest import eduwh_resources, make_settings
 from eduwh_tests.test_bronze_sis import seed_sis
 from eduwh_tests.test_resilience import table_checksums
 
@@ -115,8 +115,8 @@ def test_an_unreadable_manifest_skips_only_its_delivery(tmp_path, sis_url, capsy
     assert story.query("select delivery_code, count(*) from bronze.attendance group by 1") == [("D1", 1)]
     # The sensor skips it the same way, by name, and still asks for nothing else.
     with DagsterInstance.ephemeral() as instance:
-        context = build_sensor_context(instance=instance, resources={"settings": story.settings})
-        result = landing_zone_sensor(context)
+        with build_sensor_context(instance=instance, resources=eduwh_resources(story.settings)) as context:
+            result = landing_zone_sensor(context)
     assert result.run_requests == []
     assert result.skip_reason.skip_message.startswith("bronze holds all 1 complete deliveries as they are now")
 

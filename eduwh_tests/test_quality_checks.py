@@ -25,6 +25,7 @@ from dagster import (
 from conftest import make_settings
 from eduwh_assets.quality.checks import contract_checks, validate_frame, validate_table
 from eduwh_assets.quality.schemas import CONTRACTS, frame_from_arrow
+from eduwh_tests.conftest import eduwh_resources
 
 # A small warehouse in which every table meets its contract: three students in two classes,
 # five valid attendance rows, three valid assessments, three rejects.
@@ -203,7 +204,7 @@ def test_checks_pass_in_a_real_run(tmp_path):
     settings = make_settings(tmp_path)
     result = materialize(
         [_warehouse_builder(settings), *contract_checks],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -339,7 +340,7 @@ def test_bronze_warns_and_silver_blocks_in_a_real_run(tmp_path):
     )
     result = materialize(
         [_warehouse_builder(settings, *mutations), *contract_checks],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
         instance=DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
@@ -377,7 +378,7 @@ def test_blocking_silver_check_stops_gold(tmp_path):
         c for c in contract_checks if next(iter(c.check_keys)).asset_key == AssetKey(["silver", "dim_student"])
     )
     instance = DagsterInstance.ephemeral()
-    defs = Definitions(assets=[dim_student, summary], asset_checks=[dim_student_check], resources={"settings": settings})
+    defs = Definitions(assets=[dim_student, summary], asset_checks=[dim_student_check], resources=eduwh_resources(settings))
     result = defs.get_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
 
     [evaluation] = result.get_asset_check_evaluations()

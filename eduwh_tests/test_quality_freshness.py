@@ -9,6 +9,7 @@ from dagster import AssetCheckSeverity, AssetSelection, Definitions, define_asse
 
 from eduwh_assets.config import Settings
 from eduwh_assets.quality.freshness import attendance_freshness, judge_freshness, term_days_since
+from eduwh_tests.conftest import eduwh_resources
 
 
 def test_term_days_leave_out_july_and_august():
@@ -45,7 +46,7 @@ def test_check_reads_the_newest_valid_session_from_the_warehouse(tmp_path):
     defs = Definitions(
         asset_checks=[attendance_freshness],
         jobs=[define_asset_job("freshness", selection=AssetSelection.checks(attendance_freshness))],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
     )
     result = defs.resolve_job_def("freshness").execute_in_process()
     evaluations = result.get_asset_check_evaluations()

@@ -11,6 +11,8 @@ from conftest import make_settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.run import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from eduwh_assets.quality.reconciliation import reconciliation_checks, run_reconciliation
+from eduwh_assets.warehouse import Warehouse
+from eduwh_tests.conftest import eduwh_resources
 
 # delivery -> file -> (rows declared in the manifest, rows that reach bronze)
 DELIVERIES = {
@@ -67,7 +69,7 @@ def bronze_assets(settings):
 def run_partition(settings, instance, code, **kwargs):
     return materialize(
         [*bronze_assets(settings), *reconciliation_checks],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
         instance=instance,
         partition_key=code,
         raise_on_error=False,
@@ -120,7 +122,7 @@ def test_reconciliation_without_partition_checks_every_delivery(tmp_path):
             "INSERT INTO bronze.assessments VALUES ('D1', 'assessments.json', 1), ('D1', 'assessments.json', 2), "
             "('D1', 'assessments_extra.json', 1), ('D2', 'assessments.jsonl', 1)"
         )
-    result = run_reconciliation(settings, "assessments", None)
+    result = run_reconciliation(settings, Warehouse.from_settings(settings), "assessments", None)
     assert result.passed is False
     assert result.description == "D1/assessments_extra.json: not in the manifest, received 1 rows"
     assert result.metadata["deliveries"].value == ["D1", "D2"]

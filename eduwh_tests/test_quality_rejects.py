@@ -11,6 +11,7 @@ from dagster import AssetKey, DagsterInstance, asset, materialize
 from conftest import make_settings
 from eduwh_assets.quality.rejects import reject_exports
 from eduwh_assets.quality.stats import STATS_COLUMNS, delivery_error_stats, delivery_stats
+from eduwh_tests.conftest import eduwh_resources
 
 QUARANTINE_SQL = """
 CREATE SCHEMA IF NOT EXISTS quarantine;
@@ -76,7 +77,7 @@ def test_reject_files_mirror_quarantine(tmp_path):
 
     result = materialize(
         [*quarantine_assets(settings), reject_exports],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
         instance=DagsterInstance.ephemeral(),
     )
     assert result.success
@@ -124,7 +125,7 @@ def test_reject_files_mirror_quarantine(tmp_path):
     # Delivery D1's attendance row is fixed upstream: its file goes, nothing else changes.
     again = materialize(
         [*quarantine_assets(settings, "DELETE FROM quarantine.attendance_rejects WHERE delivery_code = 'D1'"), reject_exports],
-        resources={"settings": settings},
+        resources=eduwh_resources(settings),
         instance=DagsterInstance.ephemeral(),
     )
     assert again.success
@@ -171,7 +172,7 @@ def test_delivery_error_stats_asset(tmp_path):
             conn.execute(DELIVERY_QUALITY_SQL)
 
     result = materialize(
-        [delivery_quality, delivery_error_stats], resources={"settings": settings}, instance=DagsterInstance.ephemeral()
+        [delivery_quality, delivery_error_stats], resources=eduwh_resources(settings), instance=DagsterInstance.ephemeral()
     )
     assert result.success
     [mat] = [e for e in result.get_asset_materialization_events() if e.asset_key == delivery_error_stats.key]

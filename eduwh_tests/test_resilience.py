@@ -27,7 +27,7 @@ from eduwh_assets.config import PROJECT_ROOT, WAREHOUSE_POOL
 from eduwh_assets.generate.config import GeneratorConfig
 from eduwh_assets.generate.core import generate
 from eduwh_assets.generate.writers import write_landing, write_sis
-from eduwh_tests.conftest import create_database
+from eduwh_tests.conftest import eduwh_resources, create_database
 
 LAYERS = ("bronze", "silver", "quarantine", "gold")
 # Columns that record when or in which load a row arrived, not what it holds.
@@ -222,10 +222,10 @@ def test_an_overwritten_warehouse_is_named_and_full_refresh_rebuilds_it(world):
     from eduwh_assets.automation.sensors import landing_zone_sensor
     from eduwh_assets.config import Settings
 
-    with DagsterInstance.ephemeral() as instance:
-        tick = landing_zone_sensor(
-            build_sensor_context(instance=instance, resources={"settings": Settings.from_env(here.env)})
-        )
+    with DagsterInstance.ephemeral() as instance, build_sensor_context(
+        instance=instance, resources=eduwh_resources(Settings.from_env(here.env))
+    ) as context:
+        tick = landing_zone_sensor(context)
     assert tick.run_requests == []
     assert tick.skip_reason.skip_message.startswith(f"the warehouse {here.warehouse} cannot be opened")
     rebuilt = here.run("run", "--full-refresh")

@@ -15,7 +15,6 @@ Rebuilds (`eduwh run`, the bronze sensor and the nightly schedule): see
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from dagster import (
     AssetCheckSeverity,
@@ -30,6 +29,7 @@ from eduwh_assets.automation.jobs import deliveries_job, transform_job
 from eduwh_assets.bronze.ledger import Ledger, bronze_version
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import Delivery
+from eduwh_assets.warehouse import Warehouse
 
 FINGERPRINT_TAG = "eduwh/delivery_fingerprint"
 # The bronze version (bronze.ledger.bronze_version) a transform run was asked to build from.
@@ -105,7 +105,7 @@ def current_build(instance: DagsterInstance, version: str | None) -> DagsterRun 
     return latest
 
 
-def latest_good_build(instance: DagsterInstance, warehouse: Path) -> tuple[str | None, DagsterRun | None]:
+def latest_good_build(instance: DagsterInstance, warehouse: Warehouse) -> tuple[str | None, DagsterRun | None]:
     """Bronze's version now, and the transform run that built silver and gold from it (None when a
     rebuild is owed). Raises WarehouseBusy or WarehouseUnreadable when the warehouse cannot be read."""
     version = bronze_version(warehouse)

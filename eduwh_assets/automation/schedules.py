@@ -18,7 +18,7 @@ from dagster import (
 
 from eduwh_assets.automation.jobs import deliveries_job, sis_sync_job, transform_job
 from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build, unchanged_since
-from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable
+from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable
 from eduwh_assets.automation.sensors import TRIGGER_TAG, delivery_requests
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
@@ -49,9 +49,9 @@ sis_sync_schedule = ScheduleDefinition(
         "build (a missed sensor tick, a SIS sync), so quarantine follows the latest SIS."
     ),
 )
-def transform_schedule(context: ScheduleEvaluationContext, settings: ResourceParam[Settings]):
+def transform_schedule(context: ScheduleEvaluationContext, warehouse: Warehouse):
     try:
-        version, built = latest_good_build(context.instance, settings.warehouse)
+        version, built = latest_good_build(context.instance, warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:
         return SkipReason(f"{exc}; tried again tomorrow, or by the bronze sensor")
     if built is not None:
@@ -71,8 +71,8 @@ def transform_schedule(context: ScheduleEvaluationContext, settings: ResourcePar
         "bronze does not hold yet or that were re-delivered since they were loaded."
     ),
 )
-def deliveries_schedule(context: ScheduleEvaluationContext, settings: ResourceParam[Settings]):
-    requests, partitions, skip = delivery_requests(context.instance, settings, "deliveries_daily", context.log)
+def deliveries_schedule(context: ScheduleEvaluationContext, settings: ResourceParam[Settings], warehouse: Warehouse):
+    requests, partitions, skip = delivery_requests(context.instance, settings, warehouse, "deliveries_daily", context.log)
     if skip:
         return SkipReason(skip)
     # A schedule cannot return partition requests the way a sensor does, so it registers the

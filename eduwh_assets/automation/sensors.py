@@ -42,7 +42,7 @@ from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.landing import LandingZone
-from eduwh_assets.warehouse import WarehouseBusy, WarehouseUnreadable
+from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable
 
 DELIVERY_ASSET_KEYS = (AssetKey(["bronze", "attendance"]), AssetKey(["bronze", "assessments"]))
 BRONZE_ASSET_KEYS = (
@@ -63,7 +63,7 @@ BRONZE_SENSOR_INTERVAL_SECONDS = 30
 
 
 def delivery_requests(
-    instance: DagsterInstance, settings: Settings, trigger: str, log
+    instance: DagsterInstance, settings: Settings, warehouse: Warehouse, trigger: str, log
 ) -> tuple[list[RunRequest], list[str], str | None]:
     """Run requests for the deliveries bronze lacks, the partitions to add, or why there are none.
 
@@ -73,7 +73,7 @@ def delivery_requests(
     for problem in discovery.problems():
         log.warning(problem)
     try:
-        ledger = Ledger.read(settings.warehouse)
+        ledger = Ledger.read(warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:
         return [], [], f"{exc}; the landing zone is checked again next time"
     pending = pending_deliveries(instance, ledger, discovery.complete)
@@ -107,8 +107,10 @@ def delivery_requests(
         "(changed) delivery is ingested once more. What is pending is read from the warehouse."
     ),
 )
-def landing_zone_sensor(context: SensorEvaluationContext, settings: ResourceParam[Settings]):
-    requests, partitions, skip = delivery_requests(context.instance, settings, "landing_zone_sensor", context.log)
+def landing_zone_sensor(context: SensorEvaluationContext, settings: ResourceParam[Settings], warehouse: Warehouse):
+    requests, partitions, skip = delivery_requests(
+        context.instance, settings, warehouse, "landing_zone_sensor", context.log
+    )
     if skip:
         return SensorResult(skip_reason=SkipReason(skip))
     return SensorResult(
@@ -142,7 +144,7 @@ with warnings.catch_warnings():
     )
 
 
-def _bronze_refresh(context: MultiAssetSensorEvaluationContext, settings: ResourceParam[Settings]):
+def _bronze_refresh(context: MultiAssetSensorEvaluationContext, warehouse: Warehouse):
     records = {key: rec for key, rec in context.latest_materialization_records_by_key().items() if rec is not None}
     if not records:
         return SkipReason("no new bronze materialisations")
@@ -160,7 +162,7 @@ def _bronze_refresh(context: MultiAssetSensorEvaluationContext, settings: Resour
     if not owed:
         return SkipReason("the runs that changed bronze also rebuilt silver and gold")
     try:
-        version, built = latest_good_build(context.instance, settings.warehouse)
+        version, built = latest_good_build(context.instance, warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:
         return SkipReason(f"{exc}; checking again next tick")
     if built is not None:

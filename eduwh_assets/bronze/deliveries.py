@@ -44,7 +44,6 @@ from eduwh_assets.bronze.pipelines import (
     BRONZE_DATASET,
     bronze_pipeline,
     table_exists,
-    warehouse_connection,
 )
 from eduwh_assets.bronze.readers import VALUE_COLUMNS, FileRejected, read_delivered_file
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
@@ -57,6 +56,7 @@ from eduwh_assets.sources.landing import (
     LandingZoneError,
     ManifestError,
 )
+from eduwh_assets.warehouse import Warehouse
 
 LINEAGE_COLUMNS = ("delivery_code", "_source_file", "_source_row", "_ingested_at")
 MERGE_KEY = ["delivery_code", "_source_file"]
@@ -291,7 +291,7 @@ def open_delivery(settings: Settings, code: str) -> tuple[LandingZone, Delivery]
     return zone, delivery
 
 
-def load_deliveries(settings: Settings, codes: list[str], source: str) -> RangeLoad:
+def load_deliveries(settings: Settings, warehouse: Warehouse, codes: list[str], source: str) -> RangeLoad:
     """Load the `source` files ('attendance' or 'assessments') of deliveries `codes` into bronze.
 
     One dlt run (one extract, normalize and load) covers them all, so a range of
@@ -313,12 +313,9 @@ def load_deliveries(settings: Settings, codes: list[str], source: str) -> RangeL
     deliveries = [delivery for _, delivery in opened]
     outcomes = {code: FileOutcomes() for code in codes}
     lap("open_deliveries")
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     # One connection for the whole load: dlt's state restore, its load and our own queries
     # all run on it, rather than each opening (and checkpointing) the database file again.
-    with warehouse_connection(settings) as con, bronze_pipeline(
-        settings, pipeline_name(source), connection=con
-    ) as pipeline:
+    with warehouse.get_connection() as con, bronze_pipeline(pipeline_name(source), con) as pipeline:
         # The file fingerprints live in the warehouse's dlt state; the working folder is fresh.
         pipeline.sync_destination()
         # Delete-insert is needed only when a file about to be loaded already has rows
@@ -392,11 +389,11 @@ def per_delivery_table(results: list[DeliveryLoad]) -> str:
     return header + "\n".join(rows)
 
 
-def _materialise(context: AssetExecutionContext, settings: Settings, source: str):
+def _materialise(context: AssetExecutionContext, settings: Settings, warehouse: Warehouse, source: str):
     # One partition, or a range of them in one run (a single-run backfill, or `eduwh run`).
     codes = list(context.partition_keys)
     try:
-        load = load_deliveries(settings, codes, source)
+        load = load_deliveries(settings, warehouse, codes, source)
     except (LandingZoneError, ManifestError, DeliveryNotReady) as exc:
         raise Failure(description=str(exc)) from None
     results = load.deliveries
@@ -465,8 +462,8 @@ def _materialise(context: AssetExecutionContext, settings: Settings, source: str
         "with delivery_code, _source_file, _source_row, _ingested_at and _dlt_load_id."
     ),
 )
-def attendance(context: AssetExecutionContext, settings: ResourceParam[Settings]):
-    yield from _materialise(context, settings, "attendance")
+def attendance(context: AssetExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse):
+    yield from _materialise(context, settings, warehouse, "attendance")
 
 
 @asset(
@@ -483,5 +480,5 @@ def attendance(context: AssetExecutionContext, settings: ResourceParam[Settings]
         "(numbers keep their literal text), with the same lineage columns as bronze/attendance."
     ),
 )
-def assessments(context: AssetExecutionContext, settings: ResourceParam[Settings]):
-    yield from _materialise(context, settings, "assessments")
+def assessments(context: AssetExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse):
+    yield from _materialise(context, settings, warehouse, "assessments")

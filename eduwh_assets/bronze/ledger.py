@@ -13,7 +13,6 @@ of what was loaded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import duckdb
 from dlt.common.versioned_state import decompress_state
@@ -21,7 +20,7 @@ from dlt.common.versioned_state import decompress_state
 from eduwh_assets.bronze.pipelines import BRONZE_DATASET
 from eduwh_assets.rules import SOURCES
 from eduwh_assets.sources.landing import Delivery
-from eduwh_assets.warehouse import connect_read_only
+from eduwh_assets.warehouse import Warehouse
 
 # Where each source's fingerprints sit in its pipeline's state (see deliveries.delivery_resource).
 FINGERPRINTS = "fingerprints"
@@ -65,16 +64,16 @@ def held_files(con: duckdb.DuckDBPyConnection, source: str) -> Held:
     return fingerprints_in(decompress_state(row[0]), source) if row else {}
 
 
-def bronze_version(warehouse: Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS) -> str | None:
+def bronze_version(warehouse: Warehouse, *, wait_seconds: float = LEDGER_WAIT_SECONDS) -> str | None:
     """The id of the last completed dlt load into bronze, None before the first.
 
     Every change to bronze (rows merged, files replaced or retracted, SIS rows updated) is
     a dlt load, and a sync that finds nothing new makes none, so two equal versions mean
     bronze has not changed in between.
     """
-    if not warehouse.exists():
+    if not warehouse.path.exists():
         return None
-    with connect_read_only(warehouse, wait_seconds) as con:
+    with warehouse.read_only_connection(wait_seconds) as con:
         exists = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = '_dlt_loads'",
             [BRONZE_DATASET],
@@ -91,16 +90,15 @@ class Ledger:
     held: dict[str, Held] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, warehouse: Path, *, wait_seconds: float = LEDGER_WAIT_SECONDS) -> "Ledger":
+    def read(cls, warehouse: Warehouse, *, wait_seconds: float = LEDGER_WAIT_SECONDS) -> "Ledger":
         """The ledger of `warehouse`, empty when there is none yet.
 
         A writer in another process holds DuckDB's lock only for one step; this waits for
         it up to `wait_seconds`, then raises WarehouseBusy naming the process.
         """
-        if not warehouse.exists():
+        if not warehouse.path.exists():
             return cls({source: {} for source in SOURCES})
-        con = connect_read_only(warehouse, wait_seconds)
-        with con:
+        with warehouse.read_only_connection(wait_seconds) as con:
             return cls({source: held_files(con, source) for source in SOURCES})
 
     def delivery_codes(self) -> set[str]:

@@ -20,7 +20,6 @@ import dlt
 import duckdb
 import psutil
 
-from eduwh_assets.config import Settings
 
 BRONZE_DATASET = "bronze"
 
@@ -75,11 +74,10 @@ def working_folder(name: str) -> Iterator[str]:
 
 @contextmanager
 def bronze_pipeline(
-    settings: Settings,
     name: str,
+    connection: duckdb.DuckDBPyConnection,
     *,
     add_dlt_id: bool = False,
-    connection: duckdb.DuckDBPyConnection | None = None,
 ) -> Iterator[dlt.Pipeline]:
     """A dlt pipeline named `name` loading into schema `bronze` of the warehouse.
 
@@ -87,17 +85,16 @@ def bronze_pipeline(
     exit. Two runs of the same pipeline must not overlap; the Dagster pool
     `duckdb_warehouse` (limit 1) serialises them.
 
-    With `connection` (an open read-write connection to `settings.warehouse`),
-    dlt runs every step on it instead of opening the database file itself for
-    the state restore, the load and each query in between; the caller keeps
-    ownership and closes it.
+    dlt runs every step on `connection` (an open read-write connection to the
+    warehouse, from `Warehouse.get_connection()`) instead of opening the database
+    file itself for the state restore, the load and each query in between; the
+    caller keeps ownership and closes it.
     """
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
     with working_folder(name) as workdir, dlt.config.values(
         dlt_config(add_dlt_id=add_dlt_id)
     ):
         destination = dlt.destinations.duckdb(
-            credentials=connection if connection is not None else str(settings.warehouse),
+            credentials=connection,
             staging_dataset_name_layout=STAGING_DATASET_LAYOUT,
         )
         pipeline = dlt.pipeline(
@@ -118,17 +115,6 @@ def rows_loaded(pipeline: dlt.Pipeline) -> dict[str, int]:
     info = trace.last_normalize_info if trace is not None else None
     counts = dict(info.row_counts) if info is not None else {}
     return {table: n for table, n in counts.items() if not table.startswith("_dlt")}
-
-
-@contextmanager
-def warehouse_connection(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived DuckDB connection; closed on exit because DuckDB allows one writing process."""
-    settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(settings.warehouse), config=settings.duckdb_config)
-    try:
-        yield con
-    finally:
-        con.close()
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str, schema: str = BRONZE_DATASET) -> bool:

@@ -14,7 +14,7 @@ from dlt.sources.sql_database import sql_table
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.metadata import table_metadata
-from eduwh_assets.bronze.pipelines import BRONZE_DATASET, WORK_ROOT, bronze_pipeline, rows_loaded, warehouse_connection
+from eduwh_assets.bronze.pipelines import BRONZE_DATASET, WORK_ROOT, bronze_pipeline, rows_loaded
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.sources.assets import SIS_CURSOR, SIS_SCHEMA, SIS_TABLES, sis_source_key
 from eduwh_assets.sources.sis_server import (
@@ -25,6 +25,7 @@ from eduwh_assets.sources.sis_server import (
     sis_url,
     sqlalchemy_url,
 )
+from eduwh_assets.warehouse import Warehouse
 
 PIPELINE_NAME = "eduwh_bronze_sis"
 # The dlt source's name is its schema's name in the warehouse's dlt state; it stays as it is.
@@ -117,7 +118,12 @@ TRANSLATOR = BronzeSisTranslator()
     dagster_dlt_translator=TRANSLATOR,
     pool=WAREHOUSE_POOL,
 )
-def sis_assets(context: AssetExecutionContext, dlt_resource: DagsterDltResource, settings: ResourceParam[Settings]):
+def sis_assets(
+    context: AssetExecutionContext,
+    dlt_resource: DagsterDltResource,
+    warehouse: Warehouse,
+    settings: ResourceParam[Settings],
+):
     """Incremental load of the SIS (PostgreSQL) into bronze with dlt."""
     url = sis_url(settings)
     try:
@@ -125,9 +131,7 @@ def sis_assets(context: AssetExecutionContext, dlt_resource: DagsterDltResource,
     except SisUnavailableError as exc:
         raise Failure(description=str(exc)) from None
     try:
-        with warehouse_connection(settings) as con, bronze_pipeline(
-            settings, PIPELINE_NAME, add_dlt_id=True, connection=con
-        ) as pipeline:
+        with warehouse.get_connection() as con, bronze_pipeline(PIPELINE_NAME, con, add_dlt_id=True) as pipeline:
             try:
                 # Listed inside the try: reflecting the tables is the first thing that can find sis.* missing.
                 results = list(

@@ -40,12 +40,11 @@ from dagster import (
     AssetCheckSeverity,
     AssetChecksDefinition,
     MetadataValue,
-    ResourceParam,
     asset_check,
 )
 from pandera.engines import pandas_engine
 
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.partitions import deliveries_of_run
 from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.schemas import (
@@ -58,13 +57,8 @@ from eduwh_assets.quality.schemas import (
     logical_type,
     unique_rule,
 )
-from eduwh_assets.quality.warehouse import (
-    WarehouseMissing,
-    open_warehouse,
-    qualified,
-    quote,
-    relation_kind,
-)
+from eduwh_assets.quality.warehouse import qualified, quote, relation_kind
+from eduwh_assets.warehouse import Warehouse, WarehouseMissing
 
 SAMPLE_ROWS = 10
 CHECK_NAME = "pandera_contract"
@@ -688,14 +682,14 @@ def to_markdown(frame: pd.DataFrame, max_width: int = 60) -> str:
 
 
 def run_contract_check(
-    settings: Settings,
+    warehouse: Warehouse,
     contract: TableContract,
     severity: AssetCheckSeverity,
     deliveries: list[str] | None = None,
     where: str | None = None,
 ) -> AssetCheckResult:
     try:
-        with open_warehouse(settings) as conn:
+        with warehouse.read_only_connection() as conn:
             report = validate_table(conn, contract, deliveries=deliveries, where=where)
     except WarehouseMissing as exc:
         report = ValidationReport(table=contract.table, problem=str(exc))
@@ -721,14 +715,14 @@ def build_contract_check(
         description=contract_description(contract, blocking),
         metadata={"table": contract.table, "layer": contract.layer},
     )
-    def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:
+    def _check(context: AssetCheckExecutionContext, warehouse: Warehouse) -> AssetCheckResult:
         # In a delivery run, judge only the deliveries it loaded: the rest of the
         # table was checked when it was loaded, and rescanning it all is most of
         # an incremental run's cost at scale.
         deliveries = (
             deliveries_of_run(context.run.tags, context.instance) if contract.table in DELIVERY_TABLES else None
         )
-        result = run_contract_check(settings, contract, severity, deliveries)
+        result = run_contract_check(warehouse, contract, severity, deliveries)
         context.log.info(result.description)
         return result
 

@@ -13,7 +13,8 @@ from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeve
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.quality.describe import check_description
-from eduwh_assets.quality.warehouse import WarehouseMissing, open_warehouse, relation_kind
+from eduwh_assets.quality.warehouse import relation_kind
+from eduwh_assets.warehouse import Warehouse, WarehouseMissing
 
 SUMMER_MONTHS = (7, 8)
 FACT_ATTENDANCE = "silver.fact_attendance"
@@ -73,9 +74,11 @@ def judge_freshness(newest: dt.date | None, today: dt.date, max_age_days: int) -
         "after a planned break, raise EDUWH_ATTENDANCE_MAX_AGE_DAYS.",
     ),
 )
-def attendance_freshness(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]) -> AssetCheckResult:
+def attendance_freshness(
+    context: AssetCheckExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse
+) -> AssetCheckResult:
     try:
-        with open_warehouse(settings) as conn:
+        with warehouse.read_only_connection() as conn:
             newest = None
             if relation_kind(conn, FACT_ATTENDANCE) is not None:
                 newest = conn.execute(f"select max(session_date) from {FACT_ATTENDANCE}").fetchone()[0]

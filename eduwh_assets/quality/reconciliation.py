@@ -26,7 +26,8 @@ from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.quality.checks import to_markdown
 from eduwh_assets.quality.describe import check_description
-from eduwh_assets.quality.warehouse import WarehouseMissing, open_warehouse, relation_kind
+from eduwh_assets.quality.warehouse import relation_kind
+from eduwh_assets.warehouse import Warehouse, WarehouseMissing
 from eduwh_assets.sources.landing import LandingZone, ManifestError, source_of
 
 CHECK_NAME = "manifest_reconciliation"
@@ -93,18 +94,20 @@ def reconcile(
     return counts, problems
 
 
-def run_reconciliation(settings: Settings, source: str, codes: list[str] | None) -> AssetCheckResult:
+def run_reconciliation(
+    settings: Settings, warehouse: Warehouse, source: str, codes: list[str] | None
+) -> AssetCheckResult:
     """The verdict over deliveries `codes`, or over every delivery bronze holds when None."""
-    return reconciliation_result(source, *reconcile_deliveries(settings, source, codes))
+    return reconciliation_result(source, *reconcile_deliveries(settings, warehouse, source, codes))
 
 
 def reconcile_deliveries(
-    settings: Settings, source: str, codes: list[str] | None
+    settings: Settings, warehouse: Warehouse, source: str, codes: list[str] | None
 ) -> tuple[list[str], list[FileCount], dict[str, str]]:
     """The deliveries judged, their per-file counts, and the problems by delivery, read once."""
     landing = LandingZone.from_settings(settings)
     try:
-        with open_warehouse(settings) as conn:
+        with warehouse.read_only_connection() as conn:
             if codes is None:
                 # Every delivery bronze holds that is still in the landing zone; one whose folder
                 # was archived away keeps its rows and is reported as such, not as a mismatch.
@@ -182,9 +185,9 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
             "code (the newer delivery supersedes the old rows), or fix the manifest if it miscounts.",
         ),
     )
-    def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings]):
+    def _check(context: AssetCheckExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse):
         codes = list(context.partition_keys) if (context.has_partition_key or context.has_partition_key_range) else None
-        codes, counts, problems = reconcile_deliveries(settings, source, codes)
+        codes, counts, problems = reconcile_deliveries(settings, warehouse, source, codes)
         if context.has_partition_key_range and len(codes) > 1:
             # Dagster records a check result of a range run against no partition, so each
             # delivery's own verdict is recorded against its partition beside it.
@@ -225,9 +228,9 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
     ),
 )
 def delivery_quality_reconciliation(
-    context: AssetCheckExecutionContext, settings: ResourceParam[Settings]
+    context: AssetCheckExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse
 ) -> AssetCheckResult:
-    results = {source: run_reconciliation(settings, source, None) for source in BRONZE_TABLES}
+    results = {source: run_reconciliation(settings, warehouse, source, None) for source in BRONZE_TABLES}
     passed = all(r.passed for r in results.values())
     description = "; ".join(r.description for r in results.values() if not r.passed) or "; ".join(
         r.description for r in results.values()

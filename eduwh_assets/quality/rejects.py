@@ -21,7 +21,8 @@ from eduwh_assets.quality.schemas import (
     QUARANTINE_ASSESSMENT_REJECTS,
     QUARANTINE_ATTENDANCE_REJECTS,
 )
-from eduwh_assets.quality.warehouse import open_warehouse, quote, relation_kind
+from eduwh_assets.quality.warehouse import quote, relation_kind
+from eduwh_assets.warehouse import Warehouse
 from eduwh_assets.rules import REJECT_REASONS
 from eduwh_assets.sources.landing import is_valid_delivery_code
 
@@ -116,8 +117,10 @@ def export_rejects(conn: duckdb.DuckDBPyConnection, rejects_dir: Path) -> Export
     pool=WAREHOUSE_POOL,
     description="Each delivery's quarantined rows as <rejects_dir>/<delivery_code>/<source>_rejects.csv",
 )
-def reject_exports(context: AssetExecutionContext, settings: ResourceParam[Settings]) -> MaterializeResult:
-    with open_warehouse(settings) as conn:
+def reject_exports(
+    context: AssetExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse
+) -> MaterializeResult:
+    with warehouse.read_only_connection() as conn:
         summary = export_rejects(conn, settings.rejects_dir)
     context.log.info(f"wrote {len(summary.written)} reject file(s), removed {len(summary.removed)} stale")
     return MaterializeResult(

@@ -6,11 +6,12 @@ asset and the summary `eduwh run` prints.
 
 import duckdb
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, ResourceParam, asset
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.quality.checks import to_markdown
-from eduwh_assets.quality.warehouse import open_warehouse, relation_kind
+from eduwh_assets.quality.warehouse import relation_kind
+from eduwh_assets.warehouse import Warehouse
 from eduwh_assets.rules import LOADED, REJECT_REASONS, SUPERSEDED
 
 STATS_COLUMNS = ["delivery_code", "source", "received", "loaded", "superseded", "rejected", *REJECT_REASONS]
@@ -52,8 +53,8 @@ def delivery_stats(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     pool=WAREHOUSE_POOL,
     description="Per delivery and source: rows received, loaded, superseded and rejected by reason",
 )
-def delivery_error_stats(context: AssetExecutionContext, settings: ResourceParam[Settings]) -> MaterializeResult:
-    with open_warehouse(settings) as conn:
+def delivery_error_stats(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:
+    with warehouse.read_only_connection() as conn:
         stats = delivery_stats(conn)
     totals = {c: int(stats[c].sum()) for c in STATS_COLUMNS[2:]}
     context.log.info(f"{len(stats)} delivery/source rows; totals {totals}")

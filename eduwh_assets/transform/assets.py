@@ -10,12 +10,12 @@ from dagster import AssetExecutionContext, AssetKey, Config, ResourceParam
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
-from eduwh_assets.bronze.pipelines import warehouse_connection
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.transform.metadata import with_table_metadata
 from eduwh_assets.transform.changes import clear_change_records, drop_tables, incremental_models, missing_tables
 from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
 from eduwh_assets.transform.translator import EduwhDbtTranslator
+from eduwh_assets.warehouse import Warehouse
 
 # The manifest is made once at install time. Parsing here instead would cost
 # seconds on every code-location load, and every run loads the location again.
@@ -48,9 +48,16 @@ class BuildConfig(Config):
 LAYER_SCHEMAS = {"silver": {"silver", "quarantine"}, "gold": {"gold"}}
 
 
-def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: Settings, layer: str, config: BuildConfig):
+def build_layer(
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    settings: Settings,
+    warehouse: Warehouse,
+    layer: str,
+    config: BuildConfig,
+):
     full_refresh = config.full_refresh
-    with warehouse_connection(settings) as con:
+    with warehouse.get_connection() as con:
         if layer == "silver":
             # dbt reads every bronze table; one whose source has sent nothing yet is created empty.
             created = ensure_bronze_tables(con)
@@ -66,9 +73,9 @@ def build_layer(context: AssetExecutionContext, dbt: DbtCliResource, settings: S
         invocation = dbt.cli(
             dbt_build_args(full_refresh=full_refresh), context=context, target_path=dbt_target(settings, layer)
         )
-        yield from with_table_metadata(invocation.stream(), invocation.manifest, settings)
+        yield from with_table_metadata(invocation.stream(), invocation.manifest, warehouse)
     if layer == "gold" and every_reader_built(context):
-        with warehouse_connection(settings) as con:
+        with warehouse.get_connection() as con:
             clear_change_records(con)
 
 
@@ -87,9 +94,13 @@ def every_reader_built(context: AssetExecutionContext) -> bool:
     pool=WAREHOUSE_POOL,
 )
 def silver_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings], config: BuildConfig
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    settings: ResourceParam[Settings],
+    warehouse: Warehouse,
+    config: BuildConfig,
 ):
-    yield from build_layer(context, dbt, settings, "silver", config)
+    yield from build_layer(context, dbt, settings, warehouse, "silver", config)
 
 
 @dbt_assets(
@@ -101,9 +112,13 @@ def silver_dbt_assets(
     pool=WAREHOUSE_POOL,
 )
 def gold_dbt_assets(
-    context: AssetExecutionContext, dbt: DbtCliResource, settings: ResourceParam[Settings], config: BuildConfig
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    settings: ResourceParam[Settings],
+    warehouse: Warehouse,
+    config: BuildConfig,
 ):
-    yield from build_layer(context, dbt, settings, "gold", config)
+    yield from build_layer(context, dbt, settings, warehouse, "gold", config)
 
 
 dbt_layer_assets = [silver_dbt_assets, gold_dbt_assets]

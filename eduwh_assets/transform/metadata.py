@@ -16,14 +16,14 @@ from typing import Any
 
 from dagster import AssetMaterialization, MetadataValue, Output, TableColumn, TableSchema
 
-from eduwh_assets.config import Settings
-from eduwh_assets.quality.warehouse import open_warehouse, qualified, relation_kind
+from eduwh_assets.quality.warehouse import qualified, relation_kind
+from eduwh_assets.warehouse import Warehouse
 
 
-def with_table_metadata(events: Iterable[Any], manifest: Mapping[str, Any], settings: Settings) -> Iterator[Any]:
+def with_table_metadata(events: Iterable[Any], manifest: Mapping[str, Any], warehouse: Warehouse) -> Iterator[Any]:
     """`events` as dbt emitted them, each model's output carrying `dagster/row_count` and `dagster/column_schema`."""
     events = list(events)  # dbt has exited once its last event is in: the warehouse is free
-    with open_warehouse(settings) as conn:
+    with warehouse.read_only_connection() as conn:
         for event in events:
             node = _model_of(event, manifest)
             if node is None:
