@@ -6,6 +6,7 @@ from eduwh_assets import automation, bronze, quality, transform
 from eduwh_assets.automation.runs import settings_resource
 from eduwh_assets.catalogue import catalogued, schema_change_checks
 from eduwh_assets.config import Settings
+from eduwh_assets.console import LOGGER_KEY, step_lines
 from eduwh_assets.sources.assets import source_specs
 from eduwh_assets.transform.assets import gold_dbt_assets
 from eduwh_assets.warehouse import Warehouse
@@ -31,6 +32,8 @@ def build_definitions(settings: Settings) -> Definitions:
         Definitions(
             resources={"settings": settings_resource(settings), "warehouse": Warehouse.from_settings(settings)},
             executor=in_process_executor,
+            # `eduwh run` selects it in its run config; runs launched elsewhere keep Dagster's console.
+            loggers={LOGGER_KEY: step_lines},
         ),
     ).map_asset_specs(func=catalogued)
 

@@ -9,15 +9,13 @@ instance, so it shows in the UI exactly as a run launched there would.
 from __future__ import annotations
 
 import argparse
-import io
-import re
 import shutil
 import signal
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext, redirect_stdout
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
 import duckdb
@@ -26,6 +24,7 @@ from dagster import AssetCheckSeverity, DagsterInstance, Definitions
 from eduwh_assets.automation.runs import process_tags, recover_dead_runs, wait_for_free_pool
 from eduwh_assets.cli import UserError, delivery_code
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.console import STEP_LINES, Console, quiet_terminal
 from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError, is_valid_delivery_code
 from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable, check_warehouse, is_lock_conflict
 
@@ -33,7 +32,7 @@ SUMMARY_SCHEMAS = ("bronze", "silver", "quarantine", "gold")
 # Dagster's run tags for a run over a range of partitions (single-run backfills use the same).
 ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
-# The terminal shows what each step did (INFO); step-by-step engine events stay in the UI.
+# --verbose: Dagster's own console at INFO, what each step logged; engine events stay in the UI.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
 
 
@@ -132,34 +131,6 @@ def print_summary(settings: Settings, report: RunReport, seconds: float) -> None
     print(f"\neduwh run {verdict} in {seconds:.1f}s; warehouse {settings.warehouse}")
 
 
-class DbtProgress(io.TextIOBase):
-    """The console while dbt runs: one plain line per model built or test failed, dbt's other lines dropped.
-
-    dagster-dbt echoes every dbt line to stdout; dbt writes them all to its own log
-    (`<data dir>/dbt/<layer>/dbt.log`), so nothing is lost, and `eduwh run --verbose`
-    shows them as they come.
-    """
-
-    # "12 of 101 OK created sql table model silver.fact_attendance .... [OK in 0.80s]", and failures.
-    SHOWN = re.compile(r"^\d+ of \d+ (OK created|OK loaded|ERROR|FAIL|WARN)")
-
-    def __init__(self, console):
-        self.console = console
-        self.pending = ""
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        *lines, self.pending = (self.pending + text).split("\n")
-        for line in lines:
-            plain = re.sub(r"\x1b\[[0-9;]*m", "", line).strip()
-            if self.SHOWN.match(plain):
-                self.console.write("  dbt " + re.sub(r" \.{2,} ", " ", plain) + "\n")
-                self.console.flush()
-        return len(text)
-
-
 @dataclass
 class MainJob:
     """The steps of `eduwh run`, each a Dagster run in the instance (benchmarks time them one by one)."""
@@ -214,10 +185,13 @@ class MainJob:
         wait_for_free_pool(self.instance, lambda line: print(line, flush=True))
         print(f"{label}: running", flush=True)
         tags = {**(tags or {}), **process_tags()}
-        console = nullcontext() if self.verbose else redirect_stdout(DbtProgress(sys.stdout))
-        with stopped_cleanly(self.instance, tags, self.settings.warehouse), console:
+        if self.verbose:
+            terminal, run_config = nullcontext(), CONSOLE_INFO
+        else:
+            terminal, run_config = quiet_terminal(Console(sys.stdout)), STEP_LINES
+        with stopped_cleanly(self.instance, tags, self.settings.warehouse), terminal:
             result = job.execute_in_process(
-                instance=self.instance, raise_on_error=False, run_config=CONSOLE_INFO, tags=tags
+                instance=self.instance, raise_on_error=False, run_config=run_config, tags=tags
             )
             if was_interrupted(result):
                 # Dagster turned Ctrl-C into a failed run; the rest of `eduwh run` stops too.

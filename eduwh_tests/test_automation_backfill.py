@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 
@@ -106,6 +107,9 @@ def test_backfill_here_registers_and_ingests_the_chosen_deliveries(tmp_path, pg_
     assert proc.returncode == 0, out + proc.stderr[-3000:]
     assert "mode here" in out
     assert "2 succeeded, 0 failed" in out
+    # One line per step of each run, with what it loaded; none of Dagster's engine events.
+    assert len(re.findall(r"^  bronze__attendance +ok +1 asset; [\d,]+ rows loaded \(\d+\.\ds\)$", out, re.M)) == 2
+    assert " - DEBUG - " not in out + proc.stderr and " - INFO - " not in out + proc.stderr
 
     with DagsterInstance.from_config(str(settings.dagster_home)) as instance:
         # Every complete delivery is registered, whether or not this backfill covered it.

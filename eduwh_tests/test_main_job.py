@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from eduwh_assets.generate.config import GeneratorConfig
 from eduwh_assets.generate.core import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
+from eduwh_assets.instance import dagster_instance
 from eduwh_assets.run import contiguous_blocks, run_main
-from eduwh_assets.transform.project import eduwh_project
+from eduwh_assets.transform.assets import gold_dbt_assets, silver_dbt_assets
 from eduwh_tests.conftest import create_database, make_settings
 from eduwh_tests.oracle import KEYS, compare_frames, expected, read_landing
 
@@ -102,10 +103,18 @@ def test_first_run_builds_every_layer_exactly_as_the_oracle_says(world, capsys):
     assert world.warehouse("select count(*) n from bronze.assessments")["n"][0] == len(assessments_raw)
     assert "eduwh run succeeded" in out
     assert "unknown_student" in out  # the summary reports rejects by reason
-    # A quiet console: one progress line per dbt model or seed built, dbt's other lines in its own log.
-    manifest = json.loads(eduwh_project.manifest_path.read_text())
-    built = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")]
-    assert len(re.findall(r"^  dbt \d+ of \d+ OK (created|loaded) ", out, re.M)) == len(built)
+    # A quiet console: one line per Dagster step, with its figures and time, and nothing of Dagster's
+    # engine events or dbt's own lines, which are in the UI and in dbt's log.
+    with dagster_instance(world.settings) as instance:
+        steps = [s.step_key for run in instance.get_runs() for s in instance.get_run_step_stats(run.run_id)]
+    lines = re.findall(r"^  (\S+) +ok +(.*) \(\d+\.\ds\)$", out, re.M)
+    assert sorted(step for step, _ in lines) == sorted(steps)
+    figures = dict(lines)
+    assert figures["dbt_silver"] == f"{len(silver_dbt_assets.keys)} assets; {len(silver_dbt_assets.check_keys)} checks passed"
+    assert figures["dbt_gold"] == f"{len(gold_dbt_assets.keys)} assets; {len(gold_dbt_assets.check_keys)} checks passed"
+    assert figures["bronze__attendance"] == f"1 asset; {len(attendance_raw):,} rows loaded"
+    assert figures["bronze__assessments"] == f"1 asset; {len(assessments_raw):,} rows loaded"
+    assert " - DEBUG - " not in out and " - INFO - " not in out
     assert "START sql" not in out and "PASS" not in out and "Warning" not in out
     assert "START sql incremental model silver.fact_attendance" in (world.settings.data_dir / "dbt" / "silver" / "dbt.log").read_text()
 

@@ -171,9 +171,9 @@ def test_delivery_error_stats_asset(tmp_path):
         with duckdb.connect(str(settings.warehouse)) as conn:
             conn.execute(DELIVERY_QUALITY_SQL)
 
-    result = materialize(
-        [delivery_quality, delivery_error_stats], resources=eduwh_resources(settings), instance=DagsterInstance.ephemeral()
-    )
+    instance = DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions("deliveries", ["D1", "D2"])
+    result = materialize([delivery_quality, delivery_error_stats], resources=eduwh_resources(settings), instance=instance)
     assert result.success
     [mat] = [e for e in result.get_asset_materialization_events() if e.asset_key == delivery_error_stats.key]
     meta = mat.materialization.metadata
@@ -186,3 +186,32 @@ def test_delivery_error_stats_asset(tmp_path):
         "delivery_code": "D2", "source": "attendance", "received": 17, "loaded": 10, "superseded": 0,
         "rejected": 7, "missing_key": 1, "bad_date": 6, "bad_status": 0, "bad_score": 0, "unknown_student": 0,
     }
+    # The same figures as a sortable table, with reject rates in percent of the rows received.
+    table = meta["per_delivery"].value
+    assert [c.name for c in table.schema.columns] == [
+        "delivery_code", "source", "received", "loaded", "superseded", "rejected", "reject_rate",
+        "missing_key_rate", "bad_date_rate", "bad_status_rate", "bad_score_rate", "unknown_student_rate",
+    ]
+    d2 = next(r.data for r in table.records if r.data["delivery_code"] == "D2")
+    assert (d2["received"], d2["rejected"], d2["reject_rate"], d2["missing_key_rate"], d2["bad_date_rate"]) == (
+        17, 7, 41.18, 5.88, 35.29)  # 7/17, 1/17, 6/17
+    # Each delivery's figures are observed on its bronze partition, which the UI plots over deliveries.
+    observed = {
+        (e.asset_key.to_user_string(), e.partition): e.metadata["reject_rate"].value
+        for e in (event.event_specific_data.asset_observation for event in result.all_events if event.event_type_value == "ASSET_OBSERVATION")
+    }
+    assert observed == {("bronze/assessments", "D1"): 11.11, ("bronze/attendance", "D1"): 5.05, ("bronze/attendance", "D2"): 41.18}
+
+    # Nothing changed: nothing is observed again. One delivery changed: only it is.
+    def observations(run) -> list[tuple[str, str]]:
+        return sorted(
+            (e.event_specific_data.asset_observation.asset_key.to_user_string(), e.event_specific_data.asset_observation.partition)
+            for e in run.all_events if e.event_type_value == "ASSET_OBSERVATION"
+        )
+
+    again = materialize([delivery_error_stats], resources=eduwh_resources(settings), instance=instance)
+    assert observations(again) == []
+    with duckdb.connect(str(settings.warehouse)) as conn:
+        conn.execute("UPDATE gold.delivery_quality SET row_count = 2 WHERE delivery_code = 'D2' AND outcome = 'missing_key'")
+    later = materialize([delivery_error_stats], resources=eduwh_resources(settings), instance=instance)
+    assert observations(later) == [("bronze/attendance", "D2")]

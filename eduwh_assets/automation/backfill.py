@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Sequence
 
 from eduwh_assets.config import PROJECT_ROOT, Settings
+from eduwh_assets.console import STEP_LINES, Console, quiet_terminal
 from eduwh_assets.instance import dagster_instance
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.automation.runs import process_tags, recover_dead_runs
@@ -127,7 +128,9 @@ def run_here(instance, codes: Sequence[str], token: str) -> None:
     ).get_reconstructable_job(BACKFILL_JOB)
     for code in codes:
         tags = {"dagster/partition": code, REQUEST_TAG: token, **process_tags()}
-        with execute_job(job, instance=instance, tags=tags) as result:
+        with quiet_terminal(Console(sys.stdout)), execute_job(
+            job, instance=instance, tags=tags, run_config=STEP_LINES
+        ) as result:
             print(f"  {code}: {'ok' if result.success else 'FAILED'} (run {result.run_id})")
             for event in result.all_events:
                 if event.is_step_failure or event.is_run_failure:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
+from collections.abc import Callable
 from typing import Any
 
 import dlt
@@ -47,6 +48,7 @@ from eduwh_assets.bronze.pipelines import (
 )
 from eduwh_assets.bronze.readers import VALUE_COLUMNS, FileRejected, read_delivered_file
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.console import PROGRESS
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.assets import landing_source_key
 from eduwh_assets.sources.landing import (
@@ -152,7 +154,13 @@ def _concat(tables: list[pa.Table]) -> pa.Table:
 
 
 def delivery_resource(
-    zone: LandingZone, deliveries: list[Delivery], source: str, outcomes: dict[str, FileOutcomes], *, merge: bool
+    zone: LandingZone,
+    deliveries: list[Delivery],
+    source: str,
+    outcomes: dict[str, FileOutcomes],
+    *,
+    merge: bool,
+    progress: Callable[[str], None] = lambda text: None,
 ) -> Any:
     """A dlt resource yielding the rows of each new or changed `source` file of each delivery.
 
@@ -174,6 +182,7 @@ def delivery_resource(
                 if known.get(file.name) == file.fingerprint:
                     seen.skipped_unchanged.append(file.name)
                     continue
+                progress(f"reading {delivery.code}/{file.name}")
                 try:
                     # The whole file is parsed and validated here, before any of its rows is
                     # yielded: a broken file is never half-loaded.
@@ -291,7 +300,13 @@ def open_delivery(settings: Settings, code: str) -> tuple[LandingZone, Delivery]
     return zone, delivery
 
 
-def load_deliveries(settings: Settings, warehouse: Warehouse, codes: list[str], source: str) -> RangeLoad:
+def load_deliveries(
+    settings: Settings,
+    warehouse: Warehouse,
+    codes: list[str],
+    source: str,
+    progress: Callable[[str], None] = lambda text: None,
+) -> RangeLoad:
     """Load the `source` files ('attendance' or 'assessments') of deliveries `codes` into bronze.
 
     One dlt run (one extract, normalize and load) covers them all, so a range of
@@ -324,7 +339,7 @@ def load_deliveries(settings: Settings, warehouse: Warehouse, codes: list[str], 
         # gives the same result without copying every row through a staging table.
         merge = files_have_rows(con, source, pending_files(deliveries, source, fingerprints_in(pipeline.state, source)))
         lap("restore_state")
-        resource = delivery_resource(zone, deliveries, source, outcomes, merge=merge)
+        resource = delivery_resource(zone, deliveries, source, outcomes, merge=merge, progress=progress)
         try:
             pipeline.extract(resource, schema=dlt.Schema(schema_name(source)))
         except PipelineStepFailed as exc:
@@ -338,8 +353,10 @@ def load_deliveries(settings: Settings, warehouse: Warehouse, codes: list[str], 
                 # on. Deleting before the load is safe: if the load fails, the ledger is not
                 # committed, so the next run finds the same files pending and does the same.
                 _delete_files(con, source, code, seen.rows_to_delete)
+        progress(f"normalizing {sum(len(seen.loaded) for seen in outcomes.values())} file(s)")
         pipeline.normalize()
         lap("normalize")
+        progress(f"loading into bronze.{source}")
         pipeline.load()
         # A source with no rows yet gets no table from dlt; dbt and the checks still need it.
         ensure_bronze_tables(con, [source])
@@ -393,7 +410,9 @@ def _materialise(context: AssetExecutionContext, settings: Settings, warehouse: 
     # One partition, or a range of them in one run (a single-run backfill, or `eduwh run`).
     codes = list(context.partition_keys)
     try:
-        load = load_deliveries(settings, warehouse, codes, source)
+        load = load_deliveries(
+            settings, warehouse, codes, source, progress=lambda text: context.log.info(text, extra=PROGRESS)
+        )
     except (LandingZoneError, ManifestError, DeliveryNotReady) as exc:
         raise Failure(description=str(exc)) from None
     results = load.deliveries

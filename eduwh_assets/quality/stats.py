@@ -6,10 +6,19 @@ asset and the summary `eduwh run` prints.
 
 import duckdb
 import pandas as pd
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    AssetObservation,
+    MaterializeResult,
+    MetadataValue,
+    TableColumn,
+    TableRecord,
+    TableSchema,
+    asset,
+)
 
 from eduwh_assets.config import WAREHOUSE_POOL
-from eduwh_assets.quality.checks import to_markdown
 from eduwh_assets.quality.warehouse import relation_kind
 from eduwh_assets.warehouse import Warehouse
 from eduwh_assets.rules import LOADED, REJECT_REASONS, SUPERSEDED
@@ -44,6 +53,44 @@ def delivery_stats(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return frame[STATS_COLUMNS]
 
 
+def reject_rate(count: int, received: int) -> float:
+    """Percent of the received rows, to two places; 0 for a delivery that sent none."""
+    return round(100.0 * count / received, 2) if received else 0.0
+
+
+def quality_table(stats: pd.DataFrame) -> MetadataValue:
+    """The per-delivery figures as a table the UI can sort: counts, then the reject rate overall and per reason."""
+    rates = ["reject_rate", *(f"{reason}_rate" for reason in REJECT_REASONS)]
+    schema = TableSchema(
+        columns=[
+            TableColumn("delivery_code", "string"),
+            TableColumn("source", "string"),
+            *(TableColumn(c, "int") for c in ("received", "loaded", "superseded", "rejected")),
+            *(TableColumn(c, "float", description="percent of the rows received") for c in rates),
+        ]
+    )
+    return MetadataValue.table(
+        records=[TableRecord(partition_figures(row) | {"delivery_code": row["delivery_code"], "source": row["source"]})
+                 for row in stats.to_dict("records")],
+        schema=schema,
+    )
+
+
+def partition_figures(row: dict) -> dict:
+    """One delivery's figures for one source: its counts and its reject rates, as plain numbers."""
+    received = int(row["received"])
+    figures = {c: int(row[c]) for c in ("received", "loaded", "superseded", "rejected")}
+    figures["reject_rate"] = reject_rate(int(row["rejected"]), received)
+    figures |= {f"{reason}_rate": reject_rate(int(row[reason]), received) for reason in REJECT_REASONS}
+    return figures
+
+
+def changed_rows(stats: pd.DataFrame, reported: list[dict]) -> list[dict]:
+    """The rows of `stats` that differ from what the previous materialisation reported (new ones included)."""
+    before = {(r["delivery_code"], r["source"]): r for r in reported}
+    return [row for row in stats.to_dict("records") if before.get((row["delivery_code"], row["source"])) != row]
+
+
 @asset(
     key=AssetKey(["quality", "delivery_error_stats"]),
     group_name="quality",
@@ -57,12 +104,27 @@ def delivery_error_stats(context: AssetExecutionContext, warehouse: Warehouse) -
     with warehouse.read_only_connection() as conn:
         stats = delivery_stats(conn)
     totals = {c: int(stats[c].sum()) for c in STATS_COLUMNS[2:]}
-    context.log.info(f"{len(stats)} delivery/source rows; totals {totals}")
+    # Each delivery's figures are also recorded on its bronze partition, so the bronze
+    # assets plot them over deliveries; only the rows that changed since the previous
+    # report are recorded again, so the cost follows what changed.
+    previous = context.instance.get_latest_materialization_event(context.asset_key)
+    reported = previous.asset_materialization.metadata.get("per_delivery_json") if previous else None
+    changed = changed_rows(stats, reported.value if reported is not None else [])
+    for row in changed:
+        context.log_event(
+            AssetObservation(
+                asset_key=AssetKey(["bronze", row["source"]]),
+                partition=row["delivery_code"],
+                metadata={name: MetadataValue.float(v) if isinstance(v, float) else MetadataValue.int(v)
+                          for name, v in partition_figures(row).items()},
+            )
+        )
+    context.log.info(f"{len(stats)} delivery/source rows, {len(changed)} changed since the last report; totals {totals}")
     return MaterializeResult(
         metadata={
             "deliveries": int(stats["delivery_code"].nunique()),
             "totals": MetadataValue.json(totals),
-            "per_delivery": MetadataValue.md(to_markdown(stats) if len(stats) else "no deliveries yet"),
+            "per_delivery": quality_table(stats),
             "per_delivery_json": MetadataValue.json(stats.to_dict("records")),
         }
     )
