@@ -19,7 +19,6 @@ from dagster import (
     multi_asset_check,
 )
 
-from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.quality.describe import check_description
 
 # Who answers for the warehouse's tables. A Dagster owner is an e-mail address or `team:<name>`.
@@ -83,7 +82,7 @@ def schema_change_checks(asset_keys: list[AssetKey]) -> AssetChecksDefinition:
             for key in asset_keys
         ],
         can_subset=True,
-        pool=WAREHOUSE_POOL,
+        # It reads the Dagster instance, not the warehouse, so it takes no warehouse slot.
     )
     def _checks(context: AssetCheckExecutionContext):
         for check_key in context.selected_asset_check_keys:

@@ -200,6 +200,11 @@ class MainJob:
         return result.success
 
     def sync_sis(self) -> None:
+        from eduwh_assets.bronze.sis import sis_unchanged
+
+        if sis_unchanged(self.settings, self.warehouse):
+            print("SIS sync: skipped, every SIS table has the rows bronze last merged from it", flush=True)
+            return
         self.execute("SIS sync", "sis_sync_job")
 
     def ingest(self, deliveries: list[Delivery], *, force: bool = False) -> None:

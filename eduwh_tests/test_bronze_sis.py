@@ -6,7 +6,8 @@ import duckdb
 import sqlalchemy as sa
 from dagster import DagsterInstance, materialize
 
-from eduwh_assets.bronze.sis import sis_assets
+from eduwh_assets.bronze.sis import sis_assets, sis_unchanged
+from eduwh_assets.warehouse import Warehouse
 from eduwh_tests.conftest import eduwh_resources, free_port, make_settings
 
 T0 = datetime(2025, 9, 1, 8, 0, tzinfo=timezone.utc)
@@ -84,6 +85,9 @@ def test_sis_loads_incrementally_and_merges_on_key(tmp_path, fresh_pg_url):
     settings = make_settings(tmp_path, EDUWH_SIS_URL=fresh_pg_url)
     instance = DagsterInstance.ephemeral()
 
+    warehouse = Warehouse.from_settings(settings)
+    assert not sis_unchanged(settings, warehouse)  # nothing in bronze yet: the sync must run
+
     # First run: every row is new.
     first = run_sis(settings, instance)
     assert first.success
@@ -118,7 +122,8 @@ def test_sis_loads_incrementally_and_merges_on_key(tmp_path, fresh_pg_url):
     schemas = {s for (s,) in query(settings, "SELECT DISTINCT table_schema FROM information_schema.tables")}
     assert not any(s.startswith("bronze_") for s in schemas)
 
-    # Second run with no change in the SIS: nothing is loaded again.
+    # No change in the SIS: `eduwh run` can skip the sync, and a sync loads nothing again.
+    assert sis_unchanged(settings, warehouse)
     second = run_sis(settings, instance)
     assert second.success
     meta = metadata_by_table(second)
@@ -137,6 +142,7 @@ def test_sis_loads_incrementally_and_merges_on_key(tmp_path, fresh_pg_url):
             {"t": later},
         )
     engine.dispose()
+    assert not sis_unchanged(settings, warehouse)
     third = run_sis(settings, instance)
     assert third.success
     meta = metadata_by_table(third)
@@ -153,6 +159,14 @@ def test_sis_loads_incrementally_and_merges_on_key(tmp_path, fresh_pg_url):
         ("S4", "C3", "active", T0 + timedelta(minutes=3)),
         ("S5", "C2", "completed", later),
     ]
+    assert sis_unchanged(settings, warehouse)
+    # A row added with an old timestamp changes the count: the sync runs, and as dlt's cursor
+    # has passed that time, it merges nothing; the count stays different, and so does the answer.
+    engine = sa.create_engine(fresh_pg_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO sis.programmes VALUES ('P3', 'Law', 'Humanities', 'L3', :t)"), {"t": T0})
+    engine.dispose()
+    assert not sis_unchanged(settings, warehouse)
 
 
 def test_unreachable_sis_names_it_without_the_password_and_writes_nothing(tmp_path):

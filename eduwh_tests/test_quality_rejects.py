@@ -6,7 +6,7 @@ import csv
 
 import duckdb
 import pandas as pd
-from dagster import AssetKey, DagsterInstance, asset, materialize
+from dagster import AssetMaterialization, AssetKey, DagsterInstance, asset, materialize
 
 from conftest import make_settings
 from eduwh_assets.quality.rejects import reject_exports
@@ -215,3 +215,8 @@ def test_delivery_error_stats_asset(tmp_path):
         conn.execute("UPDATE gold.delivery_quality SET row_count = 2 WHERE delivery_code = 'D2' AND outcome = 'missing_key'")
     later = materialize([delivery_error_stats], resources=eduwh_resources(settings), instance=instance)
     assert observations(later) == [("bronze/attendance", "D2")]
+    # A delivery loaded again, even unchanged, is observed again: its partition page shows the
+    # observations made after its latest materialisation.
+    instance.report_runless_asset_event(AssetMaterialization(AssetKey(["bronze", "attendance"]), partition="D1"))
+    reloaded = materialize([delivery_error_stats], resources=eduwh_resources(settings), instance=instance)
+    assert observations(reloaded) == [("bronze/attendance", "D1")]

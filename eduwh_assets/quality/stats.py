@@ -10,6 +10,7 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetObservation,
+    AssetRecordsFilter,
     MaterializeResult,
     MetadataValue,
     TableColumn,
@@ -21,7 +22,7 @@ from dagster import (
 from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.quality.warehouse import relation_kind
 from eduwh_assets.warehouse import Warehouse
-from eduwh_assets.rules import LOADED, REJECT_REASONS, SUPERSEDED
+from eduwh_assets.rules import LOADED, REJECT_REASONS, SOURCES, SUPERSEDED
 
 STATS_COLUMNS = ["delivery_code", "source", "received", "loaded", "superseded", "rejected", *REJECT_REASONS]
 
@@ -85,10 +86,35 @@ def partition_figures(row: dict) -> dict:
     return figures
 
 
-def changed_rows(stats: pd.DataFrame, reported: list[dict]) -> list[dict]:
-    """The rows of `stats` that differ from what the previous materialisation reported (new ones included)."""
+def rows_to_observe(stats: pd.DataFrame, reported: list[dict], reloaded: set[tuple[str, str]]) -> list[dict]:
+    """The rows of `stats` that differ from the previous report, or whose bronze partition was loaded since.
+
+    A partition's page shows the observations made after its latest materialisation, so a
+    delivery loaded again (even unchanged) is observed again.
+    """
     before = {(r["delivery_code"], r["source"]): r for r in reported}
-    return [row for row in stats.to_dict("records") if before.get((row["delivery_code"], row["source"])) != row]
+    return [
+        row
+        for row in stats.to_dict("records")
+        if before.get((row["delivery_code"], row["source"])) != row or (row["delivery_code"], row["source"]) in reloaded
+    ]
+
+
+def reloaded_since(instance, storage_id: int | None) -> set[tuple[str, str]]:
+    """(delivery_code, source) of every bronze delivery partition materialised after event `storage_id`."""
+    if storage_id is None:
+        return set()
+    out = set()
+    for source in SOURCES:
+        records_filter = AssetRecordsFilter(asset_key=AssetKey(["bronze", source]), after_storage_id=storage_id)
+        cursor = None
+        while True:
+            page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor, ascending=True)
+            out |= {(r.partition_key, source) for r in page.records if r.partition_key}
+            if not page.has_more:
+                break
+            cursor = page.cursor
+    return out
 
 
 @asset(
@@ -105,11 +131,15 @@ def delivery_error_stats(context: AssetExecutionContext, warehouse: Warehouse) -
         stats = delivery_stats(conn)
     totals = {c: int(stats[c].sum()) for c in STATS_COLUMNS[2:]}
     # Each delivery's figures are also recorded on its bronze partition, so the bronze
-    # assets plot them over deliveries; only the rows that changed since the previous
-    # report are recorded again, so the cost follows what changed.
-    previous = context.instance.get_latest_materialization_event(context.asset_key)
+    # assets plot them over deliveries; only what changed since the previous report is
+    # recorded again, so the cost follows what changed.
+    [previous] = context.instance.fetch_materializations(context.asset_key, limit=1).records or [None]
     reported = previous.asset_materialization.metadata.get("per_delivery_json") if previous else None
-    changed = changed_rows(stats, reported.value if reported is not None else [])
+    changed = rows_to_observe(
+        stats,
+        reported.value if reported is not None else [],
+        reloaded_since(context.instance, previous.storage_id if previous else None),
+    )
     for row in changed:
         context.log_event(
             AssetObservation(
