@@ -25,6 +25,8 @@ from eduwh_assets.warehouse import Warehouse
 from eduwh_assets.rules import LOADED, REJECT_REASONS, SOURCES, SUPERSEDED
 
 STATS_COLUMNS = ["delivery_code", "source", "received", "loaded", "superseded", "rejected", *REJECT_REASONS]
+# The row counts of a delivery: received, then what became of the rows.
+COUNT_COLUMNS = STATS_COLUMNS[2:6]
 
 
 def delivery_stats(conn: duckdb.DuckDBPyConnection) -> pd.DataFrame:
@@ -66,7 +68,7 @@ def quality_table(stats: pd.DataFrame) -> MetadataValue:
         columns=[
             TableColumn("delivery_code", "string"),
             TableColumn("source", "string"),
-            *(TableColumn(c, "int") for c in ("received", "loaded", "superseded", "rejected")),
+            *(TableColumn(c, "int") for c in COUNT_COLUMNS),
             *(TableColumn(c, "float", description="percent of the rows received") for c in rates),
         ]
     )
@@ -80,7 +82,7 @@ def quality_table(stats: pd.DataFrame) -> MetadataValue:
 def partition_figures(row: dict) -> dict:
     """One delivery's figures for one source: its counts and its reject rates, as plain numbers."""
     received = int(row["received"])
-    figures = {c: int(row[c]) for c in ("received", "loaded", "superseded", "rejected")}
+    figures = {c: int(row[c]) for c in COUNT_COLUMNS}
     figures["reject_rate"] = reject_rate(int(row["rejected"]), received)
     figures |= {f"{reason}_rate": reject_rate(int(row[reason]), received) for reason in REJECT_REASONS}
     return figures
