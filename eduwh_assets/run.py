@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import duckdb
 from dagster import AssetCheckSeverity, DagsterInstance, Definitions
@@ -136,10 +137,16 @@ class MainJob:
     """The steps of `eduwh run`, each a Dagster run in the instance (benchmarks time them one by one)."""
 
     settings: Settings
-    defs: Definitions
     instance: DagsterInstance
     report: RunReport = field(default_factory=RunReport)
     verbose: bool = False
+
+    @cached_property
+    def defs(self) -> Definitions:
+        """The code location, loaded for the first run: an `eduwh run` with nothing to do never needs it."""
+        from eduwh_assets.definitions import build_definitions
+
+        return build_definitions(self.settings)
 
     @property
     def warehouse(self) -> Warehouse:
@@ -147,7 +154,6 @@ class MainJob:
 
     @classmethod
     def prepare(cls, settings: Settings, verbose: bool = False) -> "MainJob":
-        from eduwh_assets.definitions import build_definitions
         from eduwh_assets.generate.sample import ensure_sample_data
         from eduwh_assets.instance import dagster_instance
 
@@ -156,7 +162,7 @@ class MainJob:
             print(line, flush=True)
         for line in ensure_sample_data(settings):
             print(line, flush=True)
-        return cls(settings, build_definitions(settings), instance, verbose=verbose)
+        return cls(settings, instance, verbose=verbose)
 
     def discover(self, only: list[str] | None = None) -> list[Delivery]:
         """Complete deliveries (all, or `only`), registered as partitions. Raises LandingZoneError."""
