@@ -6,11 +6,12 @@ export DAGSTER_HOME ?= $(CURDIR)/data/dagster
 
 .PHONY: install run test test-tools dev bench clean
 
-# Re-install only when the dependency declarations change.
+# Re-install only when the dependency declarations change. Twice quiet: pip and the build
+# backend print only errors.
 $(BIN)/eduwh: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --quiet -c constraints.txt -e ".[test]"
 	touch $(BIN)/eduwh
 
 # The dbt manifest is parsed once here, never at code-location load.
