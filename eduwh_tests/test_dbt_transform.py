@@ -495,3 +495,30 @@ def test_quarantine_is_recomputed_when_the_unknown_student_appears(tmp_path):
             "date '2009-05-05', 'm', 'C2', 'active', now(), 'l2', 'x')"
         )
     assert build_and_read() == ([("A4", "bad_date")], [("A5", "C2", "present")])
+
+
+def test_an_incremental_build_judges_the_rows_it_changed(tmp_path):
+    """The duplicate-row tests read only touched rows after the first build, and still catch a duplicate there."""
+    settings = Settings.from_env({"EDUWH_DATA_DIR": str(tmp_path), "DAGSTER_HOME": str(tmp_path / "home")})
+    write_bronze(settings.warehouse)
+    dbt = dbt_cli()
+    duplicate_test = "unique_combination_of_columns_stg_deliveries__attendance_delivery_code___source_file___source_row"
+
+    def build(target: str, full_refresh: bool) -> tuple[str, str]:
+        with warehouse_env(settings):
+            dbt.cli(dbt_build_args(full_refresh=full_refresh), target_path=tmp_path / target, raise_on_error=False).wait()
+        results = json.loads((tmp_path / target / "run_results.json").read_text())["results"]
+        [result] = [r for r in results if r["unique_id"].split(".")[2] == duplicate_test]
+        return result["status"], result["compiled_code"]
+
+    status, sql = build("first", full_refresh=True)
+    assert status == "pass" and "changed_files" not in sql  # a full build judges every row
+
+    with duckdb.connect(str(settings.warehouse)) as con:
+        # A new delivery whose file repeats its own row 1: the copies share (delivery, file, row).
+        con.executemany(
+            "insert into bronze.attendance values (?, 'S1', '2025-10-08', 'present', 'D4', 'attendance.csv', 1, now(), 'l4')",
+            [("A30",), ("A31",)],
+        )
+    status, sql = build("second", full_refresh=False)
+    assert "changed_files" in sql and status == "fail"

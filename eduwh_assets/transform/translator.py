@@ -103,6 +103,8 @@ def dbt_test_description(test: Mapping[str, Any], asset_key: AssetKey, blocking:
         what = _WHAT_BY_TEST.get(kind, "the dbt test {name} passes on {table}.").format_map(
             {"name": test["name"], "table": table, **kwargs}
         )
+    if str((test.get("config") or {}).get("where") or "").startswith("__touched_"):  # macros/changes.sql
+        what += " An incremental build judges the rows it changed; a full build, every row."
     when = (
         f"{table} feeds what is built after it, so a failure blocks those assets in this run."
         if blocking
