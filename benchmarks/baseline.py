@@ -12,8 +12,9 @@ of each step. The second form compares the gold schemas of two warehouses cell
 by cell and prints the differences (exit status 1 when they differ).
 
 It is written from the SPEC text alone, independently of eduwh's dbt models, so
-that agreement between the two is evidence that both follow the SPEC. Choices
-where the SPEC leaves room, stated here once:
+that agreement between the two is evidence that both follow the SPEC. It is one
+long file on purpose: the whole reference reads top to bottom beside the SPEC.
+Choices where the SPEC leaves room, stated here once:
 - Text values are trimmed of space, tab, LF, VT, FF and CR before they are
   judged; a value that is empty after trimming is missing. Keys are compared
   trimmed, so ` A1` and `A1` are the same record.
@@ -565,7 +566,7 @@ def compare_gold(baseline: Path, eduwh: Path, rel_tol: float = 1e-9, samples: in
                 else:
                     checks[c] = f"(x.{c}::VARCHAR IS DISTINCT FROM y.{c}::VARCHAR)"
             diff_any = " OR ".join(checks.values()) or "false"
-            joined = (f"SELECT x._in AS in_b, y._in AS in_e, "
+            joined = ("SELECT x._in AS in_b, y._in AS in_e, "
                       + ", ".join([f"coalesce({chk}, false) AS d_{c}" for c, chk in checks.items()] + [f"coalesce({diff_any}, false) AS d_any"])
                       + f" FROM (SELECT *, true AS _in FROM b.gold.{table}) x "
                       f"FULL OUTER JOIN (SELECT *, true AS _in FROM e.gold.{table}) y ON {on}")

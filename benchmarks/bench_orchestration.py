@@ -76,7 +76,7 @@ def time_fresh_interpreter(code: str, repeat: int) -> list[float]:
 
 def time_noop_runs(job_name: str, repeat: int, home: Path) -> list[float]:
     from dagster import DagsterInstance, execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from eduwh_assets.dagster_internals import ReconstructableRepository
 
     recon = ReconstructableRepository.for_module(
         "benchmarks.bench_orchestration", "noop_defs", working_directory=str(ROOT)
@@ -149,7 +149,7 @@ def wait_until(check, timeout: float, what: str, daemon: subprocess.Popen, log: 
 
 
 def sensor_states(instance) -> dict:
-    from dagster._core.scheduler.instigation import InstigatorType
+    from eduwh_assets.dagster_internals import InstigatorType
 
     return {s.instigator_name: s for s in instance.all_instigator_state(instigator_type=InstigatorType.SENSOR)}
 
@@ -217,6 +217,7 @@ def delivery_latency() -> tuple[list[tuple[str, float]], list[str]]:
 
     from eduwh_assets.generate import GeneratorConfig, generate, write_landing, write_sis
     from eduwh_assets.sources.landing import MANIFEST_NAME
+    from eduwh_assets.sources.sis_server import sqlalchemy_url
 
     workdir = Path(tempfile.mkdtemp(prefix="eduwh-bench-daemon-"))
     home, landing, log = workdir / "dagster", workdir / "landing", workdir / "daemon.log"
@@ -225,7 +226,7 @@ def delivery_latency() -> tuple[list[tuple[str, float]], list[str]]:
     server = pgserver.get_server(workdir / "pg", cleanup_mode="stop")
     daemon = None
     try:
-        sis_url = server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
+        sis_url = sqlalchemy_url(server.get_uri())
         dataset = generate(GeneratorConfig.for_scale("tiny", DAEMON_SEED))
         write_sis(dataset, sis_url)
         *before, last = dataset.deliveries

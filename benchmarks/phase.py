@@ -10,7 +10,7 @@ import sys
 from collections import defaultdict
 
 from eduwh_assets.config import Settings
-from eduwh_assets.run import MainJob
+from eduwh_assets.cli.run import MainJob
 
 
 def main(phase: str) -> int:

@@ -11,8 +11,8 @@ import sys
 import pytest
 from dagster import AssetKey, DagsterInstance, RunsFilter
 
-from eduwh_assets.automation import backfill
-from eduwh_assets.automation.backfill import BackfillSelectionError, select_deliveries
+from eduwh_assets.cli import backfill
+from eduwh_assets.cli.backfill import BackfillSelectionError, select_deliveries
 from eduwh_assets.config import PROJECT_ROOT
 from eduwh_tests.conftest import create_database, make_settings
 
@@ -88,7 +88,7 @@ def test_backfill_here_registers_and_ingests_the_chosen_deliveries(tmp_path, pg_
     }
     script = (
         "import argparse, sys\n"
-        "from eduwh_assets.automation import backfill\n"
+        "from eduwh_assets.cli import backfill\n"
         "from eduwh_assets.config import Settings\n"
         "p = argparse.ArgumentParser(prog='eduwh')\n"
         "backfill.add_parser(p.add_subparsers(dest='command', required=True))\n"

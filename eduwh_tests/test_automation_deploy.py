@@ -18,11 +18,9 @@ from pathlib import Path
 
 import yaml
 from dagster import DagsterInstance
-from dagster._config import process_config
-from dagster._core.instance.config import dagster_instance_config
-from dagster._core.storage.config import pg_config
 
 from eduwh_assets.config import PROJECT_ROOT
+from eduwh_assets.dagster_internals import dagster_instance_config, pg_config, process_config
 from eduwh_tests.conftest import free_port
 
 BIN = Path(sys.executable).parent

@@ -9,7 +9,6 @@ next to the rows say what each one is for.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from datetime import date
 from pathlib import Path

@@ -16,7 +16,7 @@ import pytest
 from dagster import DagsterInstance, build_sensor_context
 
 from eduwh_assets.automation.sensors import landing_zone_sensor
-from eduwh_assets.run import run_main
+from eduwh_assets.cli.run import run_main
 from eduwh_tests.conftest import eduwh_resources, make_settings
 from eduwh_tests.test_bronze_sis import seed_sis
 from eduwh_tests.test_resilience import table_checksums

@@ -21,7 +21,7 @@ from eduwh_assets.generate.config import GeneratorConfig
 from eduwh_assets.generate.core import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
 from eduwh_assets.instance import dagster_instance
-from eduwh_assets.run import contiguous_blocks, run_main
+from eduwh_assets.cli.run import contiguous_blocks, run_main
 from eduwh_assets.transform.assets import gold_dbt_assets, silver_dbt_assets
 from eduwh_tests.conftest import create_database, make_settings
 from eduwh_tests.oracle import KEYS, compare_frames, expected, read_landing

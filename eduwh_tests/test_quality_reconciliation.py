@@ -9,7 +9,7 @@ from dagster import AssetKey, BackfillPolicy, DagsterInstance, MaterializeResult
 
 from conftest import make_settings
 from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.run import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from eduwh_assets.partitions import range_tags
 from eduwh_assets.quality.reconciliation import reconciliation_checks, run_reconciliation
 from eduwh_assets.warehouse import Warehouse
 from eduwh_tests.conftest import eduwh_resources
@@ -135,7 +135,7 @@ def test_a_range_run_records_each_deliverys_verdict_on_its_partition(tmp_path):
     instance = DagsterInstance.ephemeral()
     instance.add_dynamic_partitions("deliveries", ["D1", "D2"])
     # A range run, tagged as `eduwh run` and single-run backfills tag it.
-    result = run_partition(settings, instance, None, tags={ASSET_PARTITION_RANGE_START_TAG: "D1", ASSET_PARTITION_RANGE_END_TAG: "D2"})
+    result = run_partition(settings, instance, None, tags=range_tags("D1", "D2"))
     by_partition = {
         (e.asset_key.to_user_string(), e.partition): e.passed
         for e in result.get_asset_check_evaluations()

@@ -15,16 +15,21 @@ DELIVERY_ASSETS = AssetSelection.assets(AssetKey(["bronze", "attendance"]), Asse
 # Silver, quarantine and gold, with every quality asset and check that hangs off them.
 TRANSFORM_ASSETS = AssetSelection.groups("silver", "quarantine", "gold", "quality")
 
+# The names `eduwh run` and `eduwh backfill` resolve without loading the code location.
+SIS_SYNC_JOB = "sis_sync_job"
+DELIVERIES_JOB = "deliveries_job"
+TRANSFORM_JOB = "transform_job"
+
 sis_sync_job = define_asset_job(
-    "sis_sync_job", selection=SIS_ASSETS, description="Incremental sync of the SIS tables into bronze."
+    SIS_SYNC_JOB, selection=SIS_ASSETS, description="Incremental sync of the SIS tables into bronze."
 )
 deliveries_job = define_asset_job(
-    "deliveries_job",
+    DELIVERIES_JOB,
     selection=DELIVERY_ASSETS,
     description="Ingest one delivery's attendance and assessment files into bronze.",
 )
 transform_job = define_asset_job(
-    "transform_job",
+    TRANSFORM_JOB,
     selection=TRANSFORM_ASSETS,
     description="Rebuild silver, quarantine and gold with dbt, then run the quality checks.",
 )

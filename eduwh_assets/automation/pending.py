@@ -27,7 +27,7 @@ from dagster import (
 
 from eduwh_assets.automation.jobs import deliveries_job, transform_job
 from eduwh_assets.bronze.ledger import Ledger, bronze_version
-from eduwh_assets.partitions import deliveries_partitions
+from eduwh_assets.partitions import PARTITION_TAG
 from eduwh_assets.sources.landing import Delivery
 from eduwh_assets.warehouse import Warehouse
 
@@ -55,7 +55,7 @@ def runs_for(instance: DagsterInstance, delivery: Delivery, limit: int | None = 
     return instance.get_runs(
         filters=RunsFilter(
             job_name=deliveries_job.name,
-            tags={"dagster/partition": delivery.code, FINGERPRINT_TAG: delivery.fingerprint},
+            tags={PARTITION_TAG: delivery.code, FINGERPRINT_TAG: delivery.fingerprint},
         ),
         limit=limit,
     )
@@ -77,10 +77,6 @@ def pending_deliveries(instance: DagsterInstance, ledger: Ledger, complete: list
                 f"when the delivery changes, or now with `eduwh backfill --delivery {delivery.code}`"
             )
     return pending
-
-
-def new_partitions(instance: DagsterInstance, deliveries: list[Delivery]) -> list[str]:
-    return [d.code for d in deliveries if not instance.has_dynamic_partition(deliveries_partitions.name, d.code)]
 
 
 def current_build(instance: DagsterInstance, version: str | None) -> DagsterRun | None:

@@ -21,7 +21,7 @@ from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_buil
 from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable
 from eduwh_assets.automation.sensors import TRIGGER_TAG, delivery_requests
 from eduwh_assets.config import Settings
-from eduwh_assets.partitions import deliveries_partitions
+from eduwh_assets.partitions import register
 
 # Times are UTC. The deliveries pass runs before the nightly rebuild so the marts see them.
 SIS_SYNC_CRON = "0 * * * *"
@@ -77,8 +77,7 @@ def deliveries_schedule(context: ScheduleEvaluationContext, settings: ResourcePa
         return SkipReason(skip)
     # A schedule cannot return partition requests the way a sensor does, so it registers the
     # partitions itself before asking for runs of them.
-    if partitions:
-        context.instance.add_dynamic_partitions(deliveries_partitions.name, partitions)
+    register(context.instance, partitions)
     return requests
 
 

@@ -23,25 +23,22 @@ from dagster import (
     SensorEvaluationContext,
     SensorResult,
     SkipReason,
+    SupersessionWarning,
     multi_asset_sensor,
     sensor,
 )
-
-from dagster._utils.warnings import SupersessionWarning
 
 from eduwh_assets.automation.jobs import deliveries_job, transform_job
 from eduwh_assets.automation.pending import (
     BRONZE_VERSION_TAG,
     FINGERPRINT_TAG,
     latest_good_build,
-    new_partitions,
     pending_deliveries,
     unchanged_since,
 )
 from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.config import Settings
-from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.sources.landing import LandingZone
+from eduwh_assets.partitions import deliveries_partitions, discover, unregistered
 from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable
 
 DELIVERY_ASSET_KEYS = (AssetKey(["bronze", "attendance"]), AssetKey(["bronze", "assessments"]))
@@ -69,9 +66,7 @@ def delivery_requests(
 
     Shared by the landing-zone sensor and the daily deliveries schedule.
     """
-    discovery = LandingZone.from_settings(settings).discover()
-    for problem in discovery.problems():
-        log.warning(problem)
+    discovery = discover(settings, log.warning)
     try:
         ledger = Ledger.read(warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:
@@ -93,7 +88,7 @@ def delivery_requests(
         )
         for d in pending.todo
     ]
-    return requests, new_partitions(instance, pending.todo), None
+    return requests, unregistered(instance, [d.code for d in pending.todo]), None
 
 
 @sensor(

@@ -2,7 +2,7 @@
 
 from dagster import Definitions
 
-from eduwh_assets.transform.assets import dbt_layer_assets, gold_dbt_assets, silver_dbt_assets
+from eduwh_assets.transform.assets import dbt_layer_assets
 from eduwh_assets.transform.project import dbt_cli
 
 # Everything this package contributes to the code location; definitions.py merges it.

@@ -14,70 +14,25 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 
 import duckdb
-from dagster import AssetCheckSeverity, DagsterInstance, Definitions
+from dagster import DagsterInstance, Definitions
 
+from eduwh_assets.automation.jobs import DELIVERIES_JOB, SIS_SYNC_JOB, TRANSFORM_JOB
 from eduwh_assets.automation.runs import process_tags, recover_dead_runs, wait_for_free_pool
-from eduwh_assets.cli import UserError, delivery_code
+from eduwh_assets.cli.arguments import UserError, delivery_code
+from eduwh_assets.cli.run_report import RunReport, print_summary
+from eduwh_assets.cli.stopping import stop_on_sigterm, stopped_cleanly, was_interrupted
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.console import STEP_LINES, Console, quiet_terminal
 from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError, is_valid_delivery_code
 from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable, check_warehouse, is_lock_conflict
 
-SUMMARY_SCHEMAS = ("bronze", "silver", "quarantine", "gold")
-# Dagster's run tags for a run over a range of partitions (single-run backfills use the same).
-ASSET_PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
-ASSET_PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 # --verbose: Dagster's own console at INFO, what each step logged; engine events stay in the UI.
 CONSOLE_INFO = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
-
-
-@dataclass
-class RunReport:
-    """What `eduwh run` did: one line per Dagster run, and whether any failed."""
-
-    lines: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    run_ids: list[str] = field(default_factory=list)
-
-    def record(self, label: str, result) -> None:
-        # Once per check: a range run also records each delivery's verdict on its partition.
-        failed_checks = list(dict.fromkeys(
-            f"{e.asset_key.to_user_string()}:{e.check_name}"
-            for e in result.get_asset_check_evaluations()
-            if not e.passed and e.severity == AssetCheckSeverity.ERROR
-        ))
-        status = "ok" if result.success and not failed_checks else "FAILED"
-        line = f"{label}: {status} (run {result.run_id[:8]})"
-        if failed_checks:
-            line += " failed checks: " + ", ".join(failed_checks)
-        if not result.success:
-            line += "".join(f"\n    {msg}" for msg in step_failures(result))
-        self.lines.append(line)
-        self.run_ids.append(result.run_id)
-        if status != "ok":
-            self.failed.append(label)
-        print(line, flush=True)
-
-
-def step_failures(result) -> list[str]:
-    """The first line of each failed step's error, which names the file, table or source."""
-    out = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            error = event.step_failure_data.error
-            # Dagster wraps an unexpected exception in "Error occurred while executing op";
-            # the exception underneath is the one that says what went wrong.
-            while error.cause is not None and error.cls_name == "DagsterExecutionStepExecutionError":
-                error = error.cause
-            message = error.message.strip()
-            out.append(f"{event.step_key}: {message}")
-    return out
 
 
 def contiguous_blocks(pending: list[str], registered: list[str]) -> list[list[str]]:
@@ -99,37 +54,6 @@ def contiguous_blocks(pending: list[str], registered: list[str]) -> list[list[st
     if current:
         blocks.append(current)
     return blocks
-
-
-def table_counts(settings: Settings) -> list[tuple[str, int]]:
-    if not settings.warehouse.exists():
-        return []
-    with Warehouse.from_settings(settings).read_only_connection() as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in ? and table_type = 'BASE TABLE' and not starts_with(table_name, '_dlt') "
-            "order by table_schema, table_name",
-            [list(SUMMARY_SCHEMAS)],
-        ).fetchall()
-        return [(f"{s}.{t}", conn.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]) for s, t in tables]
-
-
-def print_summary(settings: Settings, report: RunReport, seconds: float) -> None:
-    from eduwh_assets.quality.stats import delivery_stats
-
-    print("\nTables")
-    for name, rows in table_counts(settings):
-        print(f"  {name:<45} {rows:>12,}")
-    if settings.warehouse.exists():
-        with Warehouse.from_settings(settings).read_only_connection() as conn:
-            stats = delivery_stats(conn)
-        if len(stats):
-            print(f"\nReceived rows per delivery (rejected rows are exported to {settings.rejects_dir})")
-            print("  " + stats.to_string(index=False).replace("\n", "\n  "))
-            totals = stats.drop(columns=["delivery_code"]).groupby("source").sum()
-            print("\n  totals\n  " + totals.to_string().replace("\n", "\n  "))
-    verdict = "FAILED: " + ", ".join(report.failed) if report.failed else "succeeded"
-    print(f"\neduwh run {verdict} in {seconds:.1f}s; warehouse {settings.warehouse}")
 
 
 @dataclass
@@ -167,11 +91,9 @@ class MainJob:
     def discover(self, only: list[str] | None = None) -> list[Delivery]:
         """Complete deliveries (all, or `only`), registered as partitions. Raises LandingZoneError."""
         from eduwh_assets.bronze.ledger import Ledger
-        from eduwh_assets.partitions import deliveries_partitions
+        from eduwh_assets.partitions import discover, register
 
-        discovery = LandingZone.from_settings(self.settings).discover()
-        for problem in discovery.problems():
-            print(f"warning: {problem}", flush=True)
+        discovery = discover(self.settings, lambda problem: print(f"warning: {problem}", flush=True))
         for code in Ledger.read(self.warehouse).vanished(set(discovery.codes)):
             print(
                 f"note: delivery {code!r} is no longer in the landing zone; its rows stay in the warehouse",
@@ -180,9 +102,7 @@ class MainJob:
         found = {d.code: d for d in discovery.complete}
         if only:
             found = {c: found[c] for c in only}
-        new_codes = [c for c in found if not self.instance.has_dynamic_partition(deliveries_partitions.name, c)]
-        if new_codes:
-            self.instance.add_dynamic_partitions(deliveries_partitions.name, new_codes)
+        new_codes = register(self.instance, found)
         print(f"Landing zone {self.settings.landing}: {len(found)} complete deliveries, {len(new_codes)} new", flush=True)
         return list(found.values())
 
@@ -211,7 +131,7 @@ class MainJob:
         if sis_unchanged(self.settings, self.warehouse):
             print("SIS sync: skipped, every SIS table has the rows bronze last merged from it", flush=True)
             return
-        self.execute("SIS sync", "sis_sync_job")
+        self.execute("SIS sync", SIS_SYNC_JOB)
 
     def ingest(self, deliveries: list[Delivery], *, force: bool = False) -> None:
         """Ingest each delivery whose files bronze does not hold as they are now.
@@ -220,7 +140,7 @@ class MainJob:
         deleted or restored warehouse is reloaded with whatever it lacks.
         """
         from eduwh_assets.bronze.ledger import Ledger
-        from eduwh_assets.partitions import deliveries_partitions
+        from eduwh_assets.partitions import deliveries_partitions, range_tags
 
         pending = {d.code for d in (deliveries if force else Ledger.read(self.warehouse).pending(deliveries))}
         if not pending:
@@ -229,11 +149,7 @@ class MainJob:
         registered = sorted(self.instance.get_dynamic_partitions(deliveries_partitions.name))
         for block in contiguous_blocks(sorted(pending), registered):
             label = f"deliveries {block[0]}..{block[-1]} ({len(block)})" if len(block) > 1 else f"delivery {block[0]}"
-            self.execute(
-                label,
-                "deliveries_job",
-                tags={ASSET_PARTITION_RANGE_START_TAG: block[0], ASSET_PARTITION_RANGE_END_TAG: block[-1]},
-            )
+            self.execute(label, DELIVERIES_JOB, tags=range_tags(block[0], block[-1]))
 
     def transform(self) -> None:
         """Rebuild silver and gold, unless they were built from bronze as it is now."""
@@ -243,70 +159,7 @@ class MainJob:
         if built is not None:
             print(f"silver and gold: current, built by run {built.run_id[:8]} from bronze as it is now", flush=True)
             return
-        self.execute("silver and gold", "transform_job", tags={BRONZE_VERSION_TAG: version} if version else None)
-
-
-def was_interrupted(result) -> bool:
-    return any(
-        event.is_step_failure
-        and event.step_failure_data.error is not None
-        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
-        for event in result.all_events
-    )
-
-
-def wait_for_writers(warehouse, timeout: float = 5.0) -> None:
-    """Stop the processes this one started that have the warehouse open (dbt).
-
-    Until they exit they hold the warehouse's lock, which the next run needs. They
-    get Ctrl-C, as from a terminal, and what outlives `timeout` is killed.
-    """
-    import psutil
-
-    def has_warehouse_open(process: psutil.Process) -> bool:
-        try:
-            return any(f.path == str(warehouse) for f in process.open_files())
-        except psutil.Error:
-            return False
-
-    writers = [p for p in psutil.Process().children(recursive=True) if has_warehouse_open(p)]
-    for process in writers:
-        process.send_signal(signal.SIGINT)
-    _, alive = psutil.wait_procs(writers, timeout=timeout)
-    for process in alive:
-        process.kill()
-
-
-@contextmanager
-def stopped_cleanly(instance: DagsterInstance, tags: dict[str, str], warehouse) -> Iterator[None]:
-    """Ctrl-C or SIGTERM during an in-process run: record the run as failed and free its pool slot.
-
-    Dagster unwinds the run's steps on the interrupt (dbt is stopped, dlt's working
-    folder removed); what it may leave behind is the run's status and its slot.
-    """
-    try:
-        yield
-    except KeyboardInterrupt:
-        from dagster import RunsFilter
-
-        wait_for_writers(warehouse)
-        for run in instance.get_runs(filters=RunsFilter(tags=tags), limit=1):
-            if not run.is_finished:
-                instance.report_run_failed(run, message="Stopped by Ctrl-C or SIGTERM.")
-            instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-            print(f"\nstopped: run {run.run_id[:8]} recorded as failed, its {WAREHOUSE_POOL} slot freed", file=sys.stderr)
-        raise
-
-
-def stop_on_sigterm(signum, frame) -> None:
-    """SIGTERM takes the path of Ctrl-C, so a service manager's stop is as clean as a user's.
-
-    Inside a Dagster run, Dagster's own SIGINT handler defers the stop to a safe point;
-    elsewhere (or when SIGINT is ignored, as for a background job) it stops here.
-    """
-    if signal.getsignal(signal.SIGINT) in (signal.SIG_IGN, signal.SIG_DFL, None):
-        raise KeyboardInterrupt
-    signal.raise_signal(signal.SIGINT)
+        self.execute("silver and gold", TRANSFORM_JOB, tags={BRONZE_VERSION_TAG: version} if version else None)
 
 
 def remove_warehouse(settings: Settings, instance: DagsterInstance) -> None:

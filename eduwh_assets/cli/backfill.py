@@ -21,18 +21,18 @@ import time
 import uuid
 from collections.abc import Sequence
 
+from eduwh_assets.automation.jobs import DELIVERIES_JOB
+from eduwh_assets.automation.runs import process_tags, recover_dead_runs
+from eduwh_assets.cli.arguments import UserError, delivery_code
 from eduwh_assets.config import PROJECT_ROOT, Settings
 from eduwh_assets.console import STEP_LINES, Console, quiet_terminal
 from eduwh_assets.instance import dagster_instance
-from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.automation.runs import process_tags, recover_dead_runs
-from eduwh_assets.cli import UserError, delivery_code
-from eduwh_assets.sources.landing import LandingZone, LandingZoneError
+from eduwh_assets.partitions import PARTITION_TAG, deliveries_of_run, deliveries_partitions, discover, register
+from eduwh_assets.sources.landing import LandingZoneError
 from eduwh_assets.warehouse import WarehouseUnreadable, check_warehouse
 
 WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
 DEFINITIONS_MODULE = "eduwh_assets.definitions"
-BACKFILL_JOB = "deliveries_job"
 # Every run of one `eduwh backfill` carries this tag, so the command can follow its own runs.
 REQUEST_TAG = "eduwh/backfill_request"
 # A daemon that has not reported for this long is taken to be gone.
@@ -85,12 +85,8 @@ def known_deliveries(instance, settings: Settings) -> list[str]:
     can cover them without waiting for its next tick.
     """
     registered = set(instance.get_dynamic_partitions(deliveries_partitions.name))
-    discovered = LandingZone.from_settings(settings).discover()
-    for problem in discovered.problems():
-        print(f"note: {problem}", file=sys.stderr)
-    missing = sorted(set(discovered.codes) - registered)
-    if missing:
-        instance.add_dynamic_partitions(deliveries_partitions.name, missing)
+    discovered = discover(settings, lambda problem: print(f"note: {problem}", file=sys.stderr))
+    register(instance, sorted(discovered.codes))
     return sorted(registered | set(discovered.codes))
 
 
@@ -102,8 +98,7 @@ def daemon_is_running(instance) -> bool:
 
 def submit_to_daemon(instance, codes: Sequence[str], token: str) -> None:
     """Create a Dagster backfill of `deliveries_job` over `codes`, as `dagster job backfill` does."""
-    from dagster._cli.job import execute_backfill_command
-    from dagster_shared.cli import WorkspaceOpts
+    from eduwh_assets.dagster_internals import WorkspaceOpts, execute_backfill_command
 
     if not WORKSPACE_FILE.exists():
         raise FileNotFoundError(f"{WORKSPACE_FILE} is missing; the daemon and this command both load the code from it")
@@ -112,7 +107,7 @@ def submit_to_daemon(instance, codes: Sequence[str], token: str) -> None:
         partitions=",".join(codes),
         tags=json.dumps({REQUEST_TAG: token}),
         noprompt=True,
-        job_name=BACKFILL_JOB,
+        job_name=DELIVERIES_JOB,
         print_fn=lambda line: print(line.strip()) if line.strip() else None,
         instance=instance,
     )
@@ -121,13 +116,13 @@ def submit_to_daemon(instance, codes: Sequence[str], token: str) -> None:
 def run_here(instance, codes: Sequence[str], token: str) -> None:
     """Execute one `deliveries_job` run per delivery in this process, in the instance."""
     from dagster import execute_job
-    from dagster._core.definitions.reconstruct import ReconstructableRepository
+    from eduwh_assets.dagster_internals import ReconstructableRepository
 
     job = ReconstructableRepository.for_module(
         DEFINITIONS_MODULE, "defs", working_directory=str(PROJECT_ROOT)
-    ).get_reconstructable_job(BACKFILL_JOB)
+    ).get_reconstructable_job(DELIVERIES_JOB)
     for code in codes:
-        tags = {"dagster/partition": code, REQUEST_TAG: token, **process_tags()}
+        tags = {PARTITION_TAG: code, REQUEST_TAG: token, **process_tags()}
         with quiet_terminal(Console(sys.stdout)), execute_job(
             job, instance=instance, tags=tags, run_config=STEP_LINES
         ) as result:
@@ -140,26 +135,20 @@ def run_here(instance, codes: Sequence[str], token: str) -> None:
                         print(f"    {error.message.strip()}")
 
 
-def partitions_of(run_tags: dict[str, str], codes: Sequence[str]) -> list[str]:
-    """The deliveries a run covers: its one partition, or the codes in its partition range.
-
-    The bronze assets backfill in a single run per range, so a backfill of many
-    deliveries may be one run rather than one per delivery.
-    """
-    if "dagster/partition" in run_tags:
-        return [run_tags["dagster/partition"]]
-    start = run_tags.get("dagster/asset_partition_range_start")
-    end = run_tags.get("dagster/asset_partition_range_end")
-    return [code for code in codes if start is not None and end is not None and start <= code <= end]
-
-
 def wait_for_runs(instance, token: str, codes: Sequence[str], poll_seconds: float = 2.0) -> dict[str, str]:
     """Block until runs covering every delivery in `codes` have finished; returns delivery -> status."""
     from dagster import RunsFilter
 
     while True:
         runs = instance.get_runs(filters=RunsFilter(tags={REQUEST_TAG: token}))
-        statuses = {code: run.status.value for run in reversed(runs) for code in partitions_of(run.tags, codes)}
+        # The bronze assets backfill in a single run per range, so a backfill of many
+        # deliveries may be one run rather than one per delivery.
+        statuses = {
+            code: run.status.value
+            for run in reversed(runs)
+            for code in deliveries_of_run(run.tags, instance) or []
+            if code in codes
+        }
         if set(codes) <= set(statuses) and all(run.is_finished for run in runs):
             return statuses
         time.sleep(poll_seconds)

@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from eduwh_assets.cli import positive_int
+from eduwh_assets.cli.arguments import positive_int
 from eduwh_assets.generate.config import DEFAULT_SCALE, SCALES
 
 
