@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from eduwh_assets.generate.config import GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
 from eduwh_assets.sources.landing import LandingZone, is_valid_delivery_code
 from eduwh_tests.oracle import expected, read_landing

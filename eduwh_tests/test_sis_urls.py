@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from dagster import DagsterInstance
 
 from eduwh_assets.generate.config import GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.sources.sis_server import (
     SisUnavailableError,
     SisUrlError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from eduwh_assets.generate.config import DEFAULT_SCALE, GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.generate.writers import is_seeded, landing_has_deliveries, write_landing, write_sis
 from eduwh_assets.sources import sis_server
 
