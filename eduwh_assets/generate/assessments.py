@@ -197,7 +197,8 @@ class AssessmentBuilder:
         n = row_count(rows)
         number = pc.utf8_lpad(pa.array(rows["number"]).cast(pa.string()), 8, "0").cast(LARGE_STRING)
         assessment_id = pc.if_else(pa.array(rows["id_blank"]), text_scalar(""), concat_text("AS", number))
-        student = concat_text('"student_id": "', self.traits.id_vocabulary.take(positions(rows["written_student"])), '", ')
+        written_id = self.traits.id_vocabulary.take(positions(rows["written_student"]))
+        student = concat_text('"student_id": "', written_id, '", ')
         student = pc.if_else(pa.array(rows["student_id_left_out"]), text_scalar(""), student)
 
         def literal(values: np.ndarray, form: np.ndarray) -> pa.Array:

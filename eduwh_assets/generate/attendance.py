@@ -88,9 +88,8 @@ class AttendanceBuilder:
             0, len(BAD_STATUSES), counts["bad_status"]
         )
         messy = picked["messy"]
-        rows["status"][messy] = (
-            FIRST_MESSY_STATUS + rows["status"][messy] * len(_MESSY_FORMS) + rng.integers(0, len(_MESSY_FORMS), len(messy))
-        )
+        form = rng.integers(0, len(_MESSY_FORMS), len(messy))
+        rows["status"][messy] = FIRST_MESSY_STATUS + rows["status"][messy] * len(_MESSY_FORMS) + form
         lengths = file_lengths(rows, n_files)
 
         unknown = self._unknown_students(rng, days, n, n_files, lengths)
@@ -136,7 +135,9 @@ class AttendanceBuilder:
         absent = traits.absence_chance[student]
         late = absent + traits.lateness_chance[student]
         excused = late + traits.excused_chance[student]
-        status = np.where(draw < absent, ABSENT, np.where(draw < late, LATE, np.where(draw < excused, EXCUSED, PRESENT)))
+        status = np.where(
+            draw < absent, ABSENT, np.where(draw < late, LATE, np.where(draw < excused, EXCUSED, PRESENT))
+        )
         return {
             "day": day, "student": student, "written_student": student.copy(), "written_date": day.copy(),
             "status": status, "id_blank": np.zeros(n, bool),

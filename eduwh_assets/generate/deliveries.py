@@ -80,7 +80,9 @@ class DeliveryContext:
         return int(np.isin(rows["student"], self.late_student_codes).sum())
 
 
-def problem_rows(rng: np.random.Generator, n_rows: int, counts: dict[str, int]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def problem_rows(
+    rng: np.random.Generator, n_rows: int, counts: dict[str, int]
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Disjoint sorted sets of rows, one per kind of problem with its count, and the mask of every row picked."""
     shuffled = rng.permutation(n_rows)
     picked: dict[str, np.ndarray] = {}
