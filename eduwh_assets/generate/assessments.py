@@ -131,8 +131,8 @@ class AssessmentBuilder:
 
         every_row = stack_frames([rows, unknown, duplicates, restated])
         files = []
-        for f, in_file in enumerate(rows_per_file(every_row, n_files)):
-            stem, extension = layout[f]
+        for file, in_file in enumerate(rows_per_file(every_row, n_files)):
+            stem, extension = layout[file]
             files.append(self._render(pick_rows(every_row, in_file), stem + extension))
         stats = {
             "rows": sum(f.rows for f in files), **counts, "unknown_student": n_unknown,

@@ -109,11 +109,13 @@ class AttendanceBuilder:
         self.restatements.remember(rng, fixable, pick_rows(rows, np.flatnonzero(~touched)), n)
 
         every_row = stack_frames([rows, unknown, duplicates, restated])
-        with_tutor = [(index == 1 and f == 0) or (index >= 2 and layout_rng.random() < 0.3) for f in range(n_files)]
-        names = ["attendance.csv"] if n_files == 1 else [f"attendance_{'abc'[f]}.csv" for f in range(n_files)]
+        with_tutor = [
+            (index == 1 and file == 0) or (index >= 2 and layout_rng.random() < 0.3) for file in range(n_files)
+        ]
+        names = ["attendance.csv"] if n_files == 1 else [f"attendance_{'abc'[file]}.csv" for file in range(n_files)]
         files = [
-            self._render(pick_rows(every_row, in_file), names[f], with_tutor[f])
-            for f, in_file in enumerate(rows_per_file(every_row, n_files))
+            self._render(pick_rows(every_row, in_file), names[file], with_tutor[file])
+            for file, in_file in enumerate(rows_per_file(every_row, n_files))
         ]
         stats = {
             "rows": sum(f.rows for f in files), **counts, "unknown_student": row_count(unknown),

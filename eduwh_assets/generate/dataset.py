@@ -36,8 +36,11 @@ class Dataset:
 
     @property
     def delivery_codes(self) -> list[str]:
-        n = self.config.days_per_delivery
-        return [self.school_days[(k + 1) * n - 1].isoformat() for k in range(self.config.deliveries)]
+        """Each delivery's code: the date of its last school day."""
+        per_delivery = self.config.days_per_delivery
+        return [
+            self.school_days[(index + 1) * per_delivery - 1].isoformat() for index in range(self.config.deliveries)
+        ]
 
     def sis_students(self, include_late: bool = False) -> pd.DataFrame:
         if include_late:

@@ -160,7 +160,7 @@ def _students(
     n_late = injected_count(cfg.late_student_share, n, cfg.min_injected + 1) if n > 3 else 0
     late = np.sort(rng.choice(n, size=min(n_late, n), replace=False))
     enrolment_code[late] = 0  # a student who just enrolled is active
-    updated_at = [last_touched + timedelta(days=2, seconds=int(s)) for s in rng.integers(0, 3 * 86400, n)]
+    updated_at = [last_touched + timedelta(days=2, seconds=int(second)) for second in rng.integers(0, 3 * 86400, n)]
 
     students = pd.DataFrame(
         {

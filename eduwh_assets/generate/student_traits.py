@@ -52,7 +52,7 @@ def student_traits(cfg: GeneratorConfig, sis: SisRows, n_school_days: int) -> tu
     digits = sis.student_id_digits
     n_unknown = max(5, math.ceil(cfg.unknown_student_share * n * 2))
     # Counted down from the largest id of the SIS's width, so they never clash with a real one.
-    unknown_ids = [f"S{10**digits - 1 - k:0{digits}d}" for k in range(n_unknown)]
+    unknown_ids = [f"S{10**digits - 1 - down:0{digits}d}" for down in range(n_unknown)]
     traits = StudentTraits(
         id_vocabulary=pa.array(sis.students["student_id"].tolist() + unknown_ids + [""], LARGE_STRING),
         student_count=n,
