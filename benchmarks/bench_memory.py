@@ -59,7 +59,7 @@ def attendance_rows(megabytes: int) -> Iterator[bytes]:
     A generator, so this process stays small: a child forked from it starts with its memory,
     and the kernel's peak RSS of the child (ru_maxrss) would count it.
     """
-    from eduwh_assets.generate.sample import sample_dataset
+    from eduwh_assets.bootstrap import sample_dataset
 
     students = sample_dataset().sis_students()["student_id"].tolist()
     statuses = ["present", "present", "present", "late", "absent", "excused"]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from dagster import materialize
 
+from eduwh_assets.bootstrap import ensure_sample_data, sample_dataset, sis_url
 from eduwh_assets.bronze.sis import sis_assets
-from eduwh_assets.generate.sample import ensure_sample_data, sample_dataset
-from eduwh_assets.sources import sis_server
 from eduwh_tests.conftest import eduwh_resources, make_settings
 
 
@@ -29,7 +28,7 @@ def test_embedded_sis_is_seeded_on_first_use_by_the_bronze_asset(tmp_path):
         "classes": len(dataset.classes),
         "students": len(dataset.sis_students()),  # the late students arrive later
     }
-    assert sis_counts(sis_server.sis_url(settings)) == expected
+    assert sis_counts(sis_url(settings)) == expected
     materialized = [event.materialization for event in result.get_asset_materialization_events()]
     loaded = {m.asset_key.path[-1]: m.metadata["dagster/row_count"].value for m in materialized}
     assert loaded == {f"sis_{t}": n for t, n in expected.items()}

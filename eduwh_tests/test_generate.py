@@ -9,7 +9,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from eduwh_assets.generate.config import GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
 from eduwh_assets.sources.landing import LandingZone, is_valid_delivery_code
 from eduwh_tests.oracle import expected, read_landing
@@ -110,7 +110,8 @@ def test_azure_landing_gets_the_same_bytes(tmp_path, azurite, azure_container):
 
 
 def test_sis_url_is_redacted_and_an_unreachable_sis_fails_by_name():
-    from eduwh_assets.sources.sis_server import SisUnavailableError, check_sis, redact_url, sis_url
+    from eduwh_assets.bootstrap import sis_url
+    from eduwh_assets.sources.sis_server import SisUnavailableError, check_sis, redact_url
     from eduwh_tests.conftest import free_port, make_settings
 
     port = free_port()  # nothing listens there

@@ -18,7 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from eduwh_assets.generate.config import GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
 from eduwh_assets.instance import dagster_instance
 from eduwh_assets.cli.run import contiguous_blocks, run_main

@@ -26,7 +26,7 @@ from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
 from eduwh_assets.config import PROJECT_ROOT, WAREHOUSE_POOL
 from eduwh_assets.generate.config import GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.generate.writers import write_landing, write_sis
 from eduwh_tests.conftest import eduwh_resources, create_database
 

@@ -18,7 +18,7 @@ import pandera.pandas as pa
 import pytest
 
 from eduwh_assets import rules
-from eduwh_assets.generate.core import STATUS_VOCAB
+from eduwh_assets.generate.attendance import STATUS_VOCAB
 from eduwh_assets.quality.schemas import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,8 +15,9 @@ import pytest
 import sqlalchemy as sa
 from dagster import DagsterInstance
 
+from eduwh_assets.bootstrap import sis_url
 from eduwh_assets.generate.config import GeneratorConfig
-from eduwh_assets.generate.core import generate
+from eduwh_assets.generate.dataset import generate
 from eduwh_assets.sources.sis_server import (
     SisUnavailableError,
     SisUrlError,
@@ -24,7 +25,6 @@ from eduwh_assets.sources.sis_server import (
     describe_url,
     redact_url,
     scrub_password,
-    sis_url,
     sqlalchemy_url,
 )
 from eduwh_tests.conftest import create_database, make_settings

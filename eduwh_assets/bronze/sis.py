@@ -12,6 +12,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from dlt.sources.sql_database import sql_table
 
+from eduwh_assets.bootstrap import sis_url
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.metadata import table_metadata
 from eduwh_assets.bronze.pipelines import BRONZE_DATASET, WORK_ROOT, bronze_pipeline, rows_loaded
@@ -22,7 +23,6 @@ from eduwh_assets.sources.sis_server import (
     check_sis,
     describe_url,
     scrub_password,
-    sis_url,
     sqlalchemy_url,
 )
 from eduwh_assets.warehouse import Warehouse

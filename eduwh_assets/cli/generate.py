@@ -34,10 +34,11 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace, settings: Any) -> int:
+    from eduwh_assets.bootstrap import sis_url
     from eduwh_assets.generate.config import GeneratorConfig
-    from eduwh_assets.generate.core import generate
+    from eduwh_assets.generate.dataset import generate
     from eduwh_assets.generate.writers import add_late_students, write_landing, write_sis
-    from eduwh_assets.sources.sis_server import SisUrlError, redact_url, sis_url, sqlalchemy_url
+    from eduwh_assets.sources.sis_server import SisUrlError, redact_url, sqlalchemy_url
 
     write_db = not args.no_sis or args.late_students
     if write_db and not args.sis_url and settings.sis_url:

@@ -78,7 +78,7 @@ class MainJob:
 
     @classmethod
     def prepare(cls, settings: Settings, verbose: bool = False) -> "MainJob":
-        from eduwh_assets.generate.sample import ensure_sample_data
+        from eduwh_assets.bootstrap import ensure_sample_data
         from eduwh_assets.instance import dagster_instance
 
         instance = dagster_instance(settings)

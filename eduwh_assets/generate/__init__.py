@@ -1,8 +1,8 @@
 """Synthetic, realistic SIS rows and deliveries for demos, tests and benchmarks."""
 
 from eduwh_assets.generate.config import SCALES, GeneratorConfig
-from eduwh_assets.generate.core import Dataset, GeneratedDelivery, GeneratedFile, generate
-from eduwh_assets.generate.sample import ensure_sample_data
+from eduwh_assets.generate.dataset import Dataset, generate
+from eduwh_assets.generate.deliveries import GeneratedDelivery, GeneratedFile
 from eduwh_assets.generate.writers import (
     add_late_students,
     is_seeded,
@@ -18,7 +18,6 @@ __all__ = [
     "GeneratedFile",
     "GeneratorConfig",
     "add_late_students",
-    "ensure_sample_data",
     "generate",
     "is_seeded",
     "update_students",

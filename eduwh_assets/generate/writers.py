@@ -7,7 +7,8 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from eduwh_assets.generate.core import Dataset, GeneratedDelivery
+from eduwh_assets.generate.dataset import Dataset
+from eduwh_assets.generate.deliveries import GeneratedDelivery
 from eduwh_assets.sources.landing import MANIFEST_NAME, LandingZone, is_valid_delivery_code
 from eduwh_assets.sources.sis_server import sqlalchemy_url
 

@@ -2,8 +2,8 @@
 
 With `EDUWH_SIS_URL` set, that server is used as is and never modified by
 eduwh. Otherwise a PostgreSQL server bundled with the `pgserver` wheel runs
-from `data/sis/`, started on first use in each process and seeded with the
-sample data set the first time it is found empty.
+from `data/sis/`, started on first use in each process. Seeding it with sample
+data is eduwh_assets.bootstrap's part, so this module needs no generator.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from typing import Any
 # second, and a second handle to the same folder would gain nothing.
 _SERVERS: dict[Path, Any] = {}
 _LOCK = threading.Lock()
-_SEEDED: set[Path] = set()
 
 
 class SisUnavailableError(RuntimeError):
@@ -165,23 +164,6 @@ def forget_dead_users(pgdata: Path) -> list[int]:
         if dead:
             listing.write_text(json.dumps([pid for pid in pids if pid not in dead]))
     return dead
-
-
-def sis_url(settings: Any) -> str:
-    """The SQLAlchemy URL of the SIS: `settings.sis_url` given its driver, or the embedded server's, seeded."""
-    if settings.sis_url:
-        return sqlalchemy_url(settings.sis_url)
-    url = embedded_sis_url(settings.embedded_sis_dir)
-    path = Path(settings.embedded_sis_dir).expanduser().resolve()
-    if path not in _SEEDED:
-        # Imported here: the generator itself uses this module to find the SIS.
-        from eduwh_assets.generate.sample import seed_embedded_sis
-
-        done = seed_embedded_sis(url)
-        if done:
-            print(done, flush=True)
-        _SEEDED.add(path)
-    return url
 
 
 def is_embedded(settings: Any) -> bool:
