@@ -27,15 +27,10 @@ from eduwh_assets.quality.checks import (
     validate_frame,
     validate_table,
 )
-from eduwh_assets.quality.schemas import (
-    CONTRACTS,
-    LOGICAL_DTYPES,
-    TableContract,
-    _is_calendar_date,
-    frame_from_arrow,
-    logical_type,
-    unique_rule,
-)
+from eduwh_assets.quality.contracts import CONTRACTS
+from eduwh_assets.quality.contracts.bronze import _is_calendar_date
+from eduwh_assets.quality.contracts.dtypes import LOGICAL_DTYPES, frame_from_arrow, logical_type
+from eduwh_assets.quality.contracts.table import TableContract, unique_rule
 from test_quality_checks import GOOD_WAREHOUSE_SQL
 
 

@@ -1,4 +1,4 @@
-"""Dagster asset checks built from the Pandera contracts in `schemas.py`, run in DuckDB.
+"""Dagster asset checks built from the Pandera contracts in `contracts/`, run in DuckDB.
 
 The Pandera schemas are the one definition of the rules, but a table is never
 read into pandas to check it: each schema is translated to SQL
@@ -47,16 +47,10 @@ from pandera.engines import pandas_engine
 from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.partitions import deliveries_of_run
 from eduwh_assets.quality.describe import check_description
-from eduwh_assets.quality.schemas import (
-    CONTRACTS,
-    LOGICAL_DTYPES,
-    SQL_PREDICATE,
-    SQL_TABLE_QUERY,
-    TableContract,
-    frame_from_arrow,
-    logical_type,
-    unique_rule,
-)
+from eduwh_assets.quality.contracts import CONTRACTS
+from eduwh_assets.quality.contracts.custom_checks import SQL_PREDICATE, SQL_TABLE_QUERY
+from eduwh_assets.quality.contracts.dtypes import LOGICAL_DTYPES, frame_from_arrow, logical_type
+from eduwh_assets.quality.contracts.table import TableContract, unique_rule
 from eduwh_assets.quality.warehouse import qualified, quote, relation_kind
 from eduwh_assets.warehouse import Warehouse, WarehouseMissing
 
@@ -325,7 +319,7 @@ def _builtin_sql(check: pa.Check, col: str) -> str:
             bounds.append(f"length({col}) <= {sql_literal(stats['max_value'])}")
         return " AND ".join(bounds)
     raise NotImplementedError(
-        f"check {check.name!r} has no SQL form (build a custom check with schemas._column_check)"
+        f"check {check.name!r} has no SQL form (build a custom check with custom_checks.column_check)"
     )
 
 
@@ -374,7 +368,7 @@ def compile_contract(contract: TableContract) -> ContractSQL:
         else:
             raise NotImplementedError(
                 f"{contract.table}: dataframe check {check.name!r} has no SQL form "
-                "(build it with schemas._frame_check or schemas._table_check)"
+                "(build it with custom_checks.frame_check or custom_checks.table_check)"
             )
     keys = [(c,) for c in contract.unique_columns]
     if contract.compound_key:

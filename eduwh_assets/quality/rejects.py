@@ -17,7 +17,7 @@ from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult,
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.quality.checks import to_markdown
-from eduwh_assets.quality.schemas import (
+from eduwh_assets.quality.contracts.quarantine import (
     QUARANTINE_ASSESSMENT_REJECTS,
     QUARANTINE_ATTENDANCE_REJECTS,
 )
