@@ -155,7 +155,7 @@ def run_check(warehouse: Path, table: str) -> dict:
     from dagster import AssetCheckSeverity
 
     from eduwh_assets.config import Settings
-    from eduwh_assets.quality.checks import run_contract_check
+    from eduwh_assets.quality.contract_asset_checks import run_contract_check
     from eduwh_assets.warehouse import Warehouse
     from eduwh_assets.quality.contracts import CONTRACTS
 
