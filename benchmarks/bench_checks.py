@@ -155,9 +155,9 @@ def run_check(warehouse: Path, table: str) -> dict:
     from dagster import AssetCheckSeverity
 
     from eduwh_assets.config import Settings
-    from eduwh_assets.quality.checks import run_contract_check
+    from eduwh_assets.quality.contract_asset_checks import run_contract_check
     from eduwh_assets.warehouse import Warehouse
-    from eduwh_assets.quality.schemas import CONTRACTS
+    from eduwh_assets.quality.contracts import CONTRACTS
 
     settings = Settings.from_env({"EDUWH_DATA_DIR": str(warehouse.parent), "EDUWH_WAREHOUSE": str(warehouse)})
     started = time.perf_counter()

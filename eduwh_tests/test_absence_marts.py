@@ -22,8 +22,8 @@ from dagster import AssetKey
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.config import Settings
-from eduwh_assets.quality.schemas import CONTRACTS
-from eduwh_assets.quality.checks import validate_table
+from eduwh_assets.quality.contracts import CONTRACTS
+from eduwh_assets.quality.sql_validate import validate_table
 from eduwh_assets.transform.project import dbt_build_args, dbt_executable, eduwh_project, warehouse_env
 from eduwh_tests.oracle import KEYS, compare_frames, expected, read_landing
 from eduwh_tests.test_oracle import write_delivery

@@ -23,8 +23,11 @@ from dagster import (
 )
 
 from conftest import make_settings
-from eduwh_assets.quality.checks import contract_checks, validate_frame, validate_table
-from eduwh_assets.quality.schemas import CONTRACTS, frame_from_arrow
+from eduwh_assets.quality.contract_asset_checks import contract_checks
+from eduwh_assets.quality.contracts import CONTRACTS
+from eduwh_assets.quality.contracts.dtypes import frame_from_arrow
+from eduwh_assets.quality.pandas_validate import validate_frame
+from eduwh_assets.quality.sql_validate import validate_table
 from eduwh_tests.conftest import eduwh_resources
 
 # A small warehouse in which every table meets its contract: three students in two classes,

@@ -19,23 +19,14 @@ import pandera.pandas as pa
 import pytest
 from pandera.engines import pandas_engine
 
-from eduwh_assets.quality.checks import (
-    _logical_name,
-    compile_contract,
-    re2_pattern,
-    schema_failures,
-    validate_frame,
-    validate_table,
-)
-from eduwh_assets.quality.schemas import (
-    CONTRACTS,
-    LOGICAL_DTYPES,
-    TableContract,
-    _is_calendar_date,
-    frame_from_arrow,
-    logical_type,
-    unique_rule,
-)
+from eduwh_assets.quality.contracts import CONTRACTS
+from eduwh_assets.quality.contracts.bronze import _is_calendar_date
+from eduwh_assets.quality.contracts.dtypes import LOGICAL_DTYPES, frame_from_arrow, logical_type
+from eduwh_assets.quality.contracts.table import TableContract, unique_rule
+from eduwh_assets.quality.pandas_validate import validate_frame
+from eduwh_assets.quality.regex_to_re2 import re2_pattern
+from eduwh_assets.quality.sql_compile import _logical_name, compile_contract, schema_failures
+from eduwh_assets.quality.sql_validate import validate_table
 from test_quality_checks import GOOD_WAREHOUSE_SQL
 
 

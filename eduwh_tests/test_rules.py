@@ -19,7 +19,7 @@ import pytest
 
 from eduwh_assets import rules
 from eduwh_assets.generate.attendance import STATUS_VOCAB
-from eduwh_assets.quality.schemas import CONTRACTS
+from eduwh_assets.quality.contracts import CONTRACTS
 
 ROOT = Path(__file__).resolve().parents[1]
 

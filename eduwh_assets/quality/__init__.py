@@ -7,7 +7,7 @@ packages, and definitions.py merges them.
 
 from dagster import Definitions
 
-from eduwh_assets.quality.checks import contract_checks
+from eduwh_assets.quality.contract_asset_checks import contract_checks
 from eduwh_assets.quality.freshness import attendance_freshness
 from eduwh_assets.quality.reconciliation import reconciliation_checks
 from eduwh_assets.quality.rejects import reject_exports

@@ -24,7 +24,7 @@ from dagster import (
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.quality.checks import to_markdown
+from eduwh_assets.quality.markdown import to_markdown
 from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.warehouse import relation_kind
 from eduwh_assets.warehouse import Warehouse, WarehouseMissing

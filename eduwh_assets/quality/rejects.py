@@ -16,11 +16,11 @@ import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, ResourceParam, asset
 
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
-from eduwh_assets.quality.checks import to_markdown
-from eduwh_assets.quality.schemas import (
+from eduwh_assets.quality.contracts.quarantine import (
     QUARANTINE_ASSESSMENT_REJECTS,
     QUARANTINE_ATTENDANCE_REJECTS,
 )
+from eduwh_assets.quality.markdown import to_markdown
 from eduwh_assets.quality.warehouse import quote, relation_kind
 from eduwh_assets.warehouse import Warehouse
 from eduwh_assets.rules import REJECT_REASONS
