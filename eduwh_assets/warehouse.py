@@ -12,12 +12,13 @@ step touched it first.
 
 from __future__ import annotations
 
+import functools
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import duckdb
 from dagster_duckdb import DuckDBResource
@@ -25,9 +26,22 @@ from dagster_duckdb import DuckDBResource
 if TYPE_CHECKING:
     from eduwh_assets.config import Settings
 
+Decorator = TypeVar("Decorator", bound=Callable)
+
 FULL_REFRESH_HINT = "`eduwh run --full-refresh` rebuilds it from the sources"
 # A writer in another process holds DuckDB's file lock for the length of one step; readers wait for it.
 LOCK_WAIT_SECONDS = 120.0
+
+
+def on_warehouse(decorator: Decorator) -> Decorator:
+    """A Dagster decorator (`asset`, `asset_check`, `dbt_assets`, `dlt_assets`, ...) whose steps queue on the warehouse pool.
+
+    Every step that opens the warehouse takes the pool's one slot: DuckDB lets one process
+    write the file, and a reader in another process conflicts with that writer too.
+    """
+    from eduwh_assets.config import WAREHOUSE_POOL
+
+    return functools.partial(decorator, pool=WAREHOUSE_POOL)
 
 
 class WarehouseUnreadable(RuntimeError):

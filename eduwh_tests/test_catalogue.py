@@ -7,6 +7,7 @@ from dagster import AssetKey, DagsterInstance, materialize
 
 from eduwh_assets.bronze.sis import sis_assets
 from eduwh_assets.catalogue import OWNERS, schema_change_checks
+from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_tests.conftest import eduwh_resources, make_settings
 from eduwh_tests.test_bronze_sis import seed_sis
 
@@ -118,3 +119,17 @@ def test_a_column_added_in_the_sis_fails_the_schema_change_check(tmp_path, fresh
     changed = sync()
     assert not changed.passed
     assert changed.description == "added campus (varchar)"
+
+
+def test_every_step_that_opens_the_warehouse_queues_on_its_pool():
+    """Two steps that open the DuckDB file at once would collide on its lock; the pool keeps them apart."""
+    from eduwh_assets.definitions import defs
+
+    repo = defs.get_repository_def()
+    steps = {a.node_def.name: a.node_def.pool for a in repo.assets_defs_by_key.values() if a.is_executable}
+    steps |= {c.node_def.name: c.node_def.pool for c in repo.asset_checks_defs_by_key.values()}
+    # Dagster's schema-change checks compare materialisation metadata in the instance; they never open the file.
+    instance_only = {name for name in steps if name.startswith("column_schema_change")}
+    assert instance_only == {"column_schema_change_checks"}
+    assert len(steps) == 31
+    assert {name: pool for name, pool in steps.items() if name not in instance_only and pool != WAREHOUSE_POOL} == {}

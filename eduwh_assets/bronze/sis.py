@@ -16,7 +16,7 @@ from eduwh_assets.bootstrap import sis_url
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.bronze.metadata import table_metadata
 from eduwh_assets.bronze.pipelines import BRONZE_DATASET, WORK_ROOT, bronze_pipeline, rows_loaded
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import Settings
 from eduwh_assets.sources.assets import SIS_CURSOR, SIS_SCHEMA, SIS_TABLES, sis_source_key
 from eduwh_assets.sources.sis_server import (
     SisUnavailableError,
@@ -25,7 +25,7 @@ from eduwh_assets.sources.sis_server import (
     scrub_password,
     sqlalchemy_url,
 )
-from eduwh_assets.warehouse import Warehouse
+from eduwh_assets.warehouse import Warehouse, on_warehouse
 
 PIPELINE_NAME = "eduwh_bronze_sis"
 # The dlt source's name is its schema's name in the warehouse's dlt state; it stays as it is.
@@ -140,12 +140,11 @@ _DESCRIBED_PIPELINE = dlt.pipeline(
 TRANSLATOR = BronzeSisTranslator()
 
 
-@dlt_assets(
+@on_warehouse(dlt_assets)(
     dlt_source=_DESCRIBED_SOURCE,
     dlt_pipeline=_DESCRIBED_PIPELINE,
     name="bronze_sis",
     dagster_dlt_translator=TRANSLATOR,
-    pool=WAREHOUSE_POOL,
 )
 def sis_assets(
     context: AssetExecutionContext,

@@ -13,13 +13,12 @@ from dagster import (
     asset_check,
 )
 
-from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.partitions import deliveries_of_run
 from eduwh_assets.quality.contracts import CONTRACTS
 from eduwh_assets.quality.contracts.table import TableContract
 from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.sql_validate import ValidationReport, validate_table
-from eduwh_assets.warehouse import Warehouse, WarehouseMissing
+from eduwh_assets.warehouse import Warehouse, WarehouseMissing, on_warehouse
 
 CHECK_NAME = "pandera_contract"
 
@@ -49,12 +48,11 @@ def build_contract_check(
 ) -> AssetChecksDefinition:
     """One Pandera check on the asset under `contract.asset_key`, wherever that asset is defined."""
 
-    @asset_check(
+    @on_warehouse(asset_check)(
         asset=contract.asset_key,
         name=CHECK_NAME,
         blocking=blocking,
         # DuckDB lets no reader in while another process writes, so checks queue with the writers.
-        pool=WAREHOUSE_POOL,
         description=contract_description(contract, blocking),
         metadata={"table": contract.table, "layer": contract.layer},
     )

@@ -11,10 +11,10 @@ import datetime as dt
 
 from dagster import AssetCheckExecutionContext, AssetCheckResult, AssetCheckSeverity, AssetKey, ResourceParam, asset_check
 
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import Settings
 from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.warehouse import relation_kind
-from eduwh_assets.warehouse import Warehouse, WarehouseMissing
+from eduwh_assets.warehouse import Warehouse, WarehouseMissing, on_warehouse
 
 SUMMER_MONTHS = (7, 8)
 FACT_ATTENDANCE = "silver.fact_attendance"
@@ -60,11 +60,10 @@ def judge_freshness(newest: dt.date | None, today: dt.date, max_age_days: int) -
     )
 
 
-@asset_check(
+@on_warehouse(asset_check)(
     asset=AssetKey(["silver", "fact_attendance"]),
     name="attendance_freshness",
     blocking=False,
-    pool=WAREHOUSE_POOL,
     description=check_description(
         "the number of term-time days (July and August left out) since the newest valid attendance "
         "session, against EDUWH_ATTENDANCE_MAX_AGE_DAYS (default 7).",

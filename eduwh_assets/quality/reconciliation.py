@@ -22,12 +22,12 @@ from dagster import (
     asset_check,
 )
 
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import Settings
 from eduwh_assets.partitions import deliveries_partitions
-from eduwh_assets.quality.markdown import to_markdown
+from eduwh_assets.markdown import frame_table
 from eduwh_assets.quality.describe import check_description
 from eduwh_assets.quality.warehouse import relation_kind
-from eduwh_assets.warehouse import Warehouse, WarehouseMissing
+from eduwh_assets.warehouse import Warehouse, WarehouseMissing, on_warehouse
 from eduwh_assets.sources.landing import LandingZone, ManifestError, source_of
 
 CHECK_NAME = "manifest_reconciliation"
@@ -163,7 +163,7 @@ def reconciliation_result(
                 ]
             ),
             "problems": MetadataValue.json(list(problems.values())),
-            "files": MetadataValue.md(to_markdown(table) if len(table) else "no files"),
+            "files": MetadataValue.md(frame_table(table) if len(table) else "no files"),
         },
     )
 
@@ -171,11 +171,10 @@ def reconciliation_result(
 def build_reconciliation_check(source: str) -> AssetChecksDefinition:
     asset_key = AssetKey(BRONZE_TABLES[source].split("."))
 
-    @asset_check(
+    @on_warehouse(asset_check)(
         asset=asset_key,
         name=CHECK_NAME,
         partitions_def=deliveries_partitions,
-        pool=WAREHOUSE_POOL,
         description=check_description(
             f"the rows received per {source} file of this delivery in bronze equal its _manifest.json; "
             "a mismatch names the file and both counts.",
@@ -215,10 +214,9 @@ def build_reconciliation_check(source: str) -> AssetChecksDefinition:
     return _check
 
 
-@asset_check(
+@on_warehouse(asset_check)(
     asset=AssetKey(["gold", "delivery_quality"]),
     name=CHECK_NAME,
-    pool=WAREHOUSE_POOL,
     description=check_description(
         "every delivery in bronze, attendance and assessments alike, still matches its _manifest.json.",
         "it runs with every refresh of gold, so a delivery that lost rows keeps failing until it is fixed, "

@@ -15,14 +15,14 @@ import duckdb
 import pandas as pd
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, MetadataValue, ResourceParam, asset
 
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import Settings
 from eduwh_assets.quality.contracts.quarantine import (
     QUARANTINE_ASSESSMENT_REJECTS,
     QUARANTINE_ATTENDANCE_REJECTS,
 )
-from eduwh_assets.quality.markdown import to_markdown
+from eduwh_assets.markdown import frame_table
 from eduwh_assets.quality.warehouse import quote, relation_kind
-from eduwh_assets.warehouse import Warehouse
+from eduwh_assets.warehouse import Warehouse, on_warehouse
 from eduwh_assets.rules import REJECT_REASONS
 from eduwh_assets.sources.landing import is_valid_delivery_code
 
@@ -108,13 +108,12 @@ def export_rejects(conn: duckdb.DuckDBPyConnection, rejects_dir: Path) -> Export
     return summary
 
 
-@asset(
+@on_warehouse(asset)(
     key=AssetKey(["quality", "reject_exports"]),
     group_name="quality",
     kinds={"duckdb", "csv"},
     deps=[AssetKey(["quarantine", "attendance_rejects"]), AssetKey(["quarantine", "assessment_rejects"])],
     # Only reads the warehouse, but a DuckDB reader still conflicts with a writer in another process.
-    pool=WAREHOUSE_POOL,
     description="Each delivery's quarantined rows as <rejects_dir>/<delivery_code>/<source>_rejects.csv",
 )
 def reject_exports(
@@ -129,7 +128,7 @@ def reject_exports(
             "rejected_rows": int(summary.per_delivery["rows"].sum()) if len(summary.per_delivery) else 0,
             "rejects_by_reason": MetadataValue.json(summary.by_reason()),
             "per_delivery": MetadataValue.md(
-                to_markdown(summary.per_delivery) if len(summary.per_delivery) else "no rejects"
+                frame_table(summary.per_delivery) if len(summary.per_delivery) else "no rejects"
             ),
             "files_written": MetadataValue.json(summary.written),
             "files_removed": MetadataValue.json(summary.removed),

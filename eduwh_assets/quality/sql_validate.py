@@ -21,7 +21,7 @@ from dagster import MetadataValue
 
 from eduwh_assets.quality.contracts.dtypes import frame_from_arrow
 from eduwh_assets.quality.contracts.table import TableContract, unique_rule
-from eduwh_assets.quality.markdown import to_markdown
+from eduwh_assets.markdown import frame_table
 from eduwh_assets.quality.sql_compile import ContractSQL, TableRule, compile_contract, schema_failures, sql_values
 from eduwh_assets.quality.sql_row_scan import (
     ROWID,
@@ -69,7 +69,7 @@ class ValidationReport:
             "failed_rows": self.failed_rows,
             "failures_by_rule": MetadataValue.json(dict(self.by_rule)),
             "failed_rule_count": len(self.by_rule),
-            "sample_failing_rows": MetadataValue.md(to_markdown(self.sample) if len(self.sample) else "none"),
+            "sample_failing_rows": MetadataValue.md(frame_table(self.sample) if len(self.sample) else "none"),
             "seconds": round(self.seconds, 3),
         }
 

@@ -19,9 +19,8 @@ from dagster import (
     asset,
 )
 
-from eduwh_assets.config import WAREHOUSE_POOL
 from eduwh_assets.quality.warehouse import relation_kind
-from eduwh_assets.warehouse import Warehouse
+from eduwh_assets.warehouse import Warehouse, on_warehouse
 from eduwh_assets.rules import LOADED, REJECT_REASONS, SOURCES, SUPERSEDED
 
 STATS_COLUMNS = ["delivery_code", "source", "received", "loaded", "superseded", "rejected", *REJECT_REASONS]
@@ -119,13 +118,11 @@ def reloaded_since(instance, storage_id: int | None) -> set[tuple[str, str]]:
     return out
 
 
-@asset(
+@on_warehouse(asset)(
     key=AssetKey(["quality", "delivery_error_stats"]),
     group_name="quality",
     kinds={"duckdb", "pandas"},
     deps=[AssetKey(["gold", "delivery_quality"])],
-    # Only reads the warehouse, but a DuckDB reader still conflicts with a writer in another process.
-    pool=WAREHOUSE_POOL,
     description="Per delivery and source: rows received, loaded, superseded and rejected by reason",
 )
 def delivery_error_stats(context: AssetExecutionContext, warehouse: Warehouse) -> MaterializeResult:

@@ -11,12 +11,12 @@ from dagster import AssetExecutionContext, AssetKey, Config, ResourceParam
 from dagster_dbt import DbtCliResource, dbt_assets
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import Settings
 from eduwh_assets.transform.metadata import with_table_metadata
 from eduwh_assets.transform.changes import clear_change_records, drop_tables, incremental_models, missing_tables
 from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
 from eduwh_assets.transform.translator import EduwhDbtTranslator
-from eduwh_assets.warehouse import Warehouse
+from eduwh_assets.warehouse import Warehouse, on_warehouse
 
 # The manifest is made once at install time. Parsing here instead would cost
 # seconds on every code-location load, and every run loads the location again.
@@ -102,13 +102,12 @@ def every_reader_built(context: AssetExecutionContext) -> bool:
     return all(AssetKey([r.schema, r.name]) in selected for r in incremental_models().readers)
 
 
-@dbt_assets(
+@on_warehouse(dbt_assets)(
     manifest=eduwh_project.manifest_path,
     project=eduwh_project,
     dagster_dbt_translator=EduwhDbtTranslator(),
     select=SILVER_SELECTION,
     name="dbt_silver",
-    pool=WAREHOUSE_POOL,
 )
 def silver_dbt_assets(
     context: AssetExecutionContext,
@@ -120,13 +119,12 @@ def silver_dbt_assets(
     yield from build_layer(context, dbt, settings, warehouse, "silver", config)
 
 
-@dbt_assets(
+@on_warehouse(dbt_assets)(
     manifest=eduwh_project.manifest_path,
     project=eduwh_project,
     dagster_dbt_translator=EduwhDbtTranslator(),
     select=GOLD_SELECTION,
     name="dbt_gold",
-    pool=WAREHOUSE_POOL,
 )
 def gold_dbt_assets(
     context: AssetExecutionContext,
