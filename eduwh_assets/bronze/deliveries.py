@@ -3,7 +3,7 @@
 One Dagster partition is one delivery. A file is the unit of loading:
 
 - it is parsed and validated whole (in bounded blocks, through the landing zone's
-  fsspec filesystem, so local and az:// share this code; see readers.py) before
+  fsspec filesystem, so local and az:// share this code; see readers/) before
   any row is handed to dlt, so a broken file is never half-loaded and does not
   stop the delivery's other files;
 - its rows are merged on (delivery_code, _source_file) with delete-insert, so a
@@ -46,7 +46,9 @@ from eduwh_assets.bronze.pipelines import (
     bronze_pipeline,
     table_exists,
 )
-from eduwh_assets.bronze.readers import VALUE_COLUMNS, FileRejected, read_delivered_file
+from eduwh_assets.bronze.readers import read_delivered_file
+from eduwh_assets.bronze.readers.columns import VALUE_COLUMNS
+from eduwh_assets.bronze.readers.file_input import FileRejected
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.console import PROGRESS
 from eduwh_assets.partitions import deliveries_partitions
