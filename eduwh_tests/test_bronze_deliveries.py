@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from dagster import DagsterInstance, materialize
 
-from eduwh_assets.bronze.deliveries import assessments, attendance
+from eduwh_assets.bronze.delivery_assets import assessments, attendance
 from eduwh_tests.conftest import eduwh_resources, AZURITE_ACCOUNT, AZURITE_KEY, free_port, make_settings
 
 NODE = {"attendance": "bronze__attendance", "assessments": "bronze__assessments"}

@@ -1,4 +1,4 @@
-"""The delivered-file readers (eduwh_assets/bronze/readers.py) on files much larger than their
+"""The delivered-file readers (eduwh_assets/bronze/readers/) on files much larger than their
 blocks: small block and batch sizes stand in for big files, and every expected value is computed
 independently, with Python's csv and json modules over the whole text."""
 
@@ -10,12 +10,9 @@ import random
 
 import pytest
 
-from eduwh_assets.bronze.readers import (
-    ASSESSMENT_COLUMNS,
-    ATTENDANCE_COLUMNS,
-    FileRejected,
-    read_delivered_file,
-)
+from eduwh_assets.bronze.readers import read_delivered_file
+from eduwh_assets.bronze.readers.columns import ASSESSMENT_COLUMNS, ATTENDANCE_COLUMNS
+from eduwh_assets.bronze.readers.file_input import FileRejected
 from eduwh_assets.sources.landing import LandingZone
 
 HEADER = "attendance_id,student_id,session_date,status,note"

@@ -480,7 +480,7 @@ def lighten_the_builds() -> None:
 
 def load_bronze(settings, *, only_pending: bool) -> None:
     """The SIS sync, then the deliveries bronze does not hold as they are now (every one for a new warehouse)."""
-    from eduwh_assets.bronze.deliveries import load_deliveries
+    from eduwh_assets.bronze.delivery_load import load_deliveries
     from eduwh_assets.bronze.ledger import Ledger
     from dagster import materialize
 

@@ -95,7 +95,7 @@ SQL_COMMENT = re.compile(r"--[^\n]*")
 # Names that are also codes but mean something else: a column or metadata key named after an outcome.
 NOT_CODES = {
     "eduwh_assets/quality/stats.py": ['"delivery_code", "source", "received", "loaded", "superseded"'],
-    "eduwh_assets/bronze/deliveries.py": ['"loaded": dict(sorted(outcomes.loaded.items()))'],
+    "eduwh_assets/bronze/delivery_outcomes.py": ['"loaded": dict(sorted(outcomes.loaded.items()))'],
 }
 
 

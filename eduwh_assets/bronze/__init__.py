@@ -3,7 +3,7 @@
 from dagster import Definitions
 from dagster_dlt import DagsterDltResource
 
-from eduwh_assets.bronze.deliveries import assessments, attendance
+from eduwh_assets.bronze.delivery_assets import assessments, attendance
 from eduwh_assets.bronze.sis import sis_assets
 
 # Everything this package contributes to the code location; definitions.py merges it.

@@ -22,7 +22,7 @@ from eduwh_assets.rules import SOURCES
 from eduwh_assets.sources.landing import Delivery
 from eduwh_assets.warehouse import Warehouse
 
-# Where each source's fingerprints sit in its pipeline's state (see deliveries.delivery_resource).
+# Where each source's fingerprints sit in its pipeline's state (see delivery_resource.py).
 FINGERPRINTS = "fingerprints"
 
 # {delivery_code: {file name: fingerprint}}

@@ -251,13 +251,6 @@ class LandingZone:
         except Exception as exc:  # network, auth, missing container: name the zone, not the secret
             raise LandingZoneError(f"landing zone {self.url} is unreachable: {type(exc).__name__}") from None
 
-    def exists(self) -> bool:
-        self.check_reachable()
-        try:
-            return bool(self.fs.exists(self.root))
-        except Exception as exc:
-            raise LandingZoneError(f"landing zone {self.url} is unreachable: {type(exc).__name__}") from None
-
     def folder_names(self) -> list[str]:
         return sorted(
             entry["name"].rstrip("/").rsplit("/", 1)[-1]
@@ -286,9 +279,6 @@ class LandingZone:
         except Exception as exc:
             raise LandingZoneError(f"landing zone {self.url}: cannot read {path}: {type(exc).__name__}") from None
         return ZoneFile(stream, self.url, path)
-
-    def open(self, path: str, mode: str = "rb"):
-        return self.fs.open(path, mode)
 
     def delivery(self, code: str) -> Delivery | None:
         """The complete delivery `code`, or None while it has no manifest.
