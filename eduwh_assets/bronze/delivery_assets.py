@@ -17,12 +17,12 @@ from dagster import (
 
 from eduwh_assets.bronze.delivery_load import DeliveryNotReady, load_deliveries
 from eduwh_assets.bronze.delivery_outcomes import failure_text, file_outcomes_metadata, per_delivery_table
-from eduwh_assets.config import WAREHOUSE_POOL, Settings
+from eduwh_assets.config import Settings
 from eduwh_assets.console import PROGRESS
 from eduwh_assets.partitions import deliveries_partitions
 from eduwh_assets.sources.assets import landing_source_key
 from eduwh_assets.sources.landing import LandingZoneError, ManifestError
-from eduwh_assets.warehouse import Warehouse
+from eduwh_assets.warehouse import Warehouse, on_warehouse
 
 
 def _materialise(context: AssetExecutionContext, settings: Settings, warehouse: Warehouse, source: str):
@@ -90,7 +90,7 @@ def _materialise(context: AssetExecutionContext, settings: Settings, warehouse: 
 def delivery_asset(source: str, *, file_kind: str, description: str) -> AssetsDefinition:
     """The partitioned bronze asset that loads each delivery's `source` files (`file_kind`: csv, json)."""
 
-    @asset(
+    @on_warehouse(asset)(
         key=AssetKey(["bronze", source]),
         deps=[landing_source_key(source)],
         group_name="bronze",
@@ -98,7 +98,6 @@ def delivery_asset(source: str, *, file_kind: str, description: str) -> AssetsDe
         partitions_def=deliveries_partitions,
         # A backfill of many deliveries is one run and one dlt load, not one per delivery.
         backfill_policy=BackfillPolicy.single_run(),
-        pool=WAREHOUSE_POOL,
         description=description,
     )
     def load_delivered_files(context: AssetExecutionContext, settings: ResourceParam[Settings], warehouse: Warehouse):

@@ -4,6 +4,7 @@ from typing import Any
 
 from eduwh_assets.bronze.delivery_load import DeliveryLoad
 from eduwh_assets.bronze.delivery_resource import FileOutcomes
+from eduwh_assets.markdown import markdown_table
 
 
 def failure_text(result: DeliveryLoad) -> str:
@@ -25,11 +26,16 @@ def file_outcomes_metadata(outcomes: FileOutcomes) -> dict[str, Any]:
 
 
 def per_delivery_table(results: list[DeliveryLoad]) -> str:
+    columns = ["delivery", "rows loaded", "files loaded", "unchanged", "failed", "retracted"]
     rows = [
-        f"| {r.delivery_code} | {r.rows_loaded} | {len(r.outcomes.loaded)} | "
-        f"{len(r.outcomes.skipped_unchanged)} | {len(r.outcomes.failed)} | {len(r.outcomes.retracted)} |"
+        [
+            r.delivery_code,
+            r.rows_loaded,
+            len(r.outcomes.loaded),
+            len(r.outcomes.skipped_unchanged),
+            len(r.outcomes.failed),
+            len(r.outcomes.retracted),
+        ]
         for r in results
     ]
-    header = "| delivery | rows loaded | files loaded | unchanged | failed | retracted |\n|---|---|---|---|---|---|\n"
-    return header + "\n".join(rows)
-
+    return markdown_table(columns, rows)

@@ -12,9 +12,9 @@ import duckdb
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 
 from eduwh_assets.bronze.pipelines import BRONZE_DATASET, table_exists
+from eduwh_assets.markdown import markdown_table
 
 PREVIEW_ROWS = 5
-_PREVIEW_CELL_CHARS = 60
 
 
 def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> TableSchema:
@@ -33,21 +33,6 @@ def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> TableSchema:
             for name, data_type, nullable in rows
         ]
     )
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return "*null*"
-    text = str(value).replace("|", "\\|").replace("\n", " ")
-    return text if len(text) <= _PREVIEW_CELL_CHARS else text[: _PREVIEW_CELL_CHARS - 1] + "…"
-
-
-def markdown_preview(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    if not rows:
-        return "*no rows*"
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 def table_metadata(
@@ -82,5 +67,5 @@ def table_metadata(
     return {
         "dagster/row_count": MetadataValue.int(int(count)),
         "dagster/column_schema": column_schema(con, table),
-        "preview": MetadataValue.md(markdown_preview(columns, preview)),
+        "preview": MetadataValue.md(markdown_table(columns, preview, null="*null*") if preview else "*no rows*"),
     }
