@@ -34,18 +34,6 @@ cleaned as (
 
     from source
 
-),
-
-flagged as (
-
-    select
-        *,
-        assessed_on is not null as is_valid_date,
-        score is not null as is_numeric_score,
-        max_score is not null as is_numeric_max_score
-
-    from cleaned
-
 )
 
-select * from flagged
+select * from cleaned

@@ -30,17 +30,6 @@ cleaned as (
 
     from source
 
-),
-
-flagged as (
-
-    select
-        *,
-        session_date is not null as is_valid_date,
-        coalesce(status in {{ sql_list(attendance_statuses()) }}, false) as is_valid_status
-
-    from cleaned
-
 )
 
-select * from flagged
+select * from cleaned
