@@ -39,7 +39,7 @@ def deliveries_of_run(tags: Mapping[str, str], instance: DagsterInstance) -> lis
     return keys[keys.index(start) : keys.index(end) + 1]
 
 
-def discover(settings: Settings, report: Callable[[str], None]) -> Discovery:
+def discover_deliveries(settings: Settings, report: Callable[[str], None]) -> Discovery:
     """Scan the landing zone; every folder that is not a loadable delivery is reported through `report`.
 
     Raises LandingZoneError when the zone itself cannot be read.

@@ -18,13 +18,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import duckdb
 from dagster_duckdb import DuckDBResource
 
-if TYPE_CHECKING:
-    from eduwh_assets.config import Settings
+from eduwh_assets.config import WAREHOUSE_POOL, Settings
 
 Decorator = TypeVar("Decorator", bound=Callable)
 
@@ -39,8 +38,6 @@ def on_warehouse(decorator: Decorator) -> Decorator:
     Every step that opens the warehouse takes the pool's one slot: DuckDB lets one process
     write the file, and a reader in another process conflicts with that writer too.
     """
-    from eduwh_assets.config import WAREHOUSE_POOL
-
     return functools.partial(decorator, pool=WAREHOUSE_POOL)
 
 

@@ -38,7 +38,7 @@ from eduwh_assets.automation.pending import (
 )
 from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.config import Settings
-from eduwh_assets.partitions import deliveries_partitions, discover, unregistered
+from eduwh_assets.partitions import deliveries_partitions, discover_deliveries, unregistered
 from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable
 
 DELIVERY_ASSET_KEYS = (AssetKey(["bronze", "attendance"]), AssetKey(["bronze", "assessments"]))
@@ -66,7 +66,7 @@ def delivery_requests(
 
     Shared by the landing-zone sensor and the daily deliveries schedule.
     """
-    discovery = discover(settings, log.warning)
+    discovery = discover_deliveries(settings, log.warning)
     try:
         ledger = Ledger.read(warehouse)
     except (WarehouseBusy, WarehouseUnreadable) as exc:

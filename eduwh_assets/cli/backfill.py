@@ -27,7 +27,13 @@ from eduwh_assets.cli.arguments import UserError, delivery_code
 from eduwh_assets.config import PROJECT_ROOT, Settings
 from eduwh_assets.console import STEP_LINES, Console, quiet_terminal
 from eduwh_assets.instance import dagster_instance
-from eduwh_assets.partitions import PARTITION_TAG, deliveries_of_run, deliveries_partitions, discover, register
+from eduwh_assets.partitions import (
+    PARTITION_TAG,
+    deliveries_of_run,
+    deliveries_partitions,
+    discover_deliveries,
+    register,
+)
 from eduwh_assets.sources.landing import LandingZoneError
 from eduwh_assets.warehouse import WarehouseUnreadable, check_warehouse
 
@@ -85,7 +91,7 @@ def known_deliveries(instance, settings: Settings) -> list[str]:
     can cover them without waiting for its next tick.
     """
     registered = set(instance.get_dynamic_partitions(deliveries_partitions.name))
-    discovered = discover(settings, lambda problem: print(f"note: {problem}", file=sys.stderr))
+    discovered = discover_deliveries(settings, lambda problem: print(f"note: {problem}", file=sys.stderr))
     register(instance, sorted(discovered.codes))
     return sorted(registered | set(discovered.codes))
 

@@ -22,12 +22,15 @@ import duckdb
 from dagster import DagsterInstance, Definitions
 
 from eduwh_assets.automation.jobs import DELIVERIES_JOB, SIS_SYNC_JOB, TRANSFORM_JOB
-from eduwh_assets.automation.runs import process_tags, recover_dead_runs, wait_for_free_pool
+from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build
+from eduwh_assets.automation.runs import describe_run, process_tags, recover_dead_runs, wait_for_free_pool
+from eduwh_assets.bronze.ledger import Ledger
 from eduwh_assets.cli.arguments import UserError, delivery_code
 from eduwh_assets.cli.run_report import RunReport, print_summary
 from eduwh_assets.cli.stopping import stop_on_sigterm, stopped_cleanly, was_interrupted
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
 from eduwh_assets.console import STEP_LINES, Console, quiet_terminal
+from eduwh_assets.partitions import deliveries_partitions, discover_deliveries, range_tags, register
 from eduwh_assets.sources.landing import Delivery, LandingZone, LandingZoneError, is_valid_delivery_code
 from eduwh_assets.warehouse import Warehouse, WarehouseBusy, WarehouseUnreadable, check_warehouse, is_lock_conflict
 
@@ -90,10 +93,7 @@ class MainJob:
 
     def discover(self, only: list[str] | None = None) -> list[Delivery]:
         """Complete deliveries (all, or `only`), registered as partitions. Raises LandingZoneError."""
-        from eduwh_assets.bronze.ledger import Ledger
-        from eduwh_assets.partitions import discover, register
-
-        discovery = discover(self.settings, lambda problem: print(f"warning: {problem}", flush=True))
+        discovery = discover_deliveries(self.settings, lambda problem: print(f"warning: {problem}", flush=True))
         for code in Ledger.read(self.warehouse).vanished(set(discovery.codes)):
             print(
                 f"note: delivery {code!r} is no longer in the landing zone; its rows stay in the warehouse",
@@ -139,9 +139,6 @@ class MainJob:
         What bronze holds is read from the warehouse itself (the ledger), so a
         deleted or restored warehouse is reloaded with whatever it lacks.
         """
-        from eduwh_assets.bronze.ledger import Ledger
-        from eduwh_assets.partitions import deliveries_partitions, range_tags
-
         pending = {d.code for d in (deliveries if force else Ledger.read(self.warehouse).pending(deliveries))}
         if not pending:
             print("No new or changed deliveries to ingest", flush=True)
@@ -153,8 +150,6 @@ class MainJob:
 
     def transform(self) -> None:
         """Rebuild silver and gold, unless they were built from bronze as it is now."""
-        from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build
-
         version, built = latest_good_build(self.instance, self.warehouse)
         if built is not None:
             print(f"silver and gold: current, built by run {built.run_id[:8]} from bronze as it is now", flush=True)
@@ -164,8 +159,6 @@ class MainJob:
 
 def remove_warehouse(settings: Settings, instance: DagsterInstance) -> None:
     """For --full-refresh: delete the warehouse, unless a live run is using it."""
-    from eduwh_assets.automation.runs import describe_run
-
     storage = instance.event_log_storage
     pool = storage.get_concurrency_info(WAREHOUSE_POOL)
     busy = [instance.get_run_by_id(r) for r in sorted(pool.active_run_ids | pool.pending_run_ids)]
