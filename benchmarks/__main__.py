@@ -3,19 +3,22 @@
     python -m benchmarks --scale 1m        # ~1M attendance rows (make bench)
     python -m benchmarks --scale 10m       # ~10M attendance rows
 
-Each phase runs in its own process, so its wall time and peak RSS are its own:
-generation, SIS sync, file ingestion, silver + gold + checks, then one extra
-delivery of about 1% of the attendance rows, then a no-op re-run.
+Each timed phase is one whole process, so its wall time and peak RSS are its
+own: generation, the full build (one `eduwh run`: SIS sync, file ingestion,
+silver + gold + checks), one extra delivery of about 1% of the attendance rows
+(another `eduwh run`), then a no-op `eduwh run`. Under each `eduwh run` the
+table breaks its time down into the Dagster runs it launched and their slowest
+steps, read back from the instance (benchmarks/phase.py); what is left is the
+process's own start-up (imports, loading the code location) and bookkeeping.
 
 The reference is benchmarks/baseline.py, a plain DuckDB SQL implementation of
 the SPEC over the same files and SIS, run in the same sitting as its own
 measured phase: once after eduwh's full build and once more, from scratch,
 after the +1% delivery. Each time its gold is compared with eduwh's cell by
 cell. A targets table follows the phase table:
-- eduwh full build (SIS -> bronze + files -> bronze + silver + gold + checks,
-  the three phases summed) at most 2x the baseline's full build;
+- eduwh's full build at most 2x the baseline's full build;
 - a no-op `eduwh run` at most 20% of the baseline's full build;
-- the +1% delivery (ingest + silver + gold) at most 15% of eduwh's full build;
+- the `eduwh run` after the +1% delivery at most 15% of eduwh's full build;
 - peak RSS at most 2 GiB in every eduwh phase;
 - gold identical to the baseline's after the full build and after the +1%.
 Exit status is 1 when gold differs.
@@ -43,6 +46,10 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 INCREMENT_CODE = "2099-12-31-increment"  # sorts after every generated delivery code
 GIB = 2**30
+FULL = "full build: eduwh run"
+INCREMENT = "+1% delivery: eduwh run"
+NO_OP = "no-op eduwh run"
+STEPS_SHOWN = 4  # the slowest steps of each Dagster run
 FACT_ROWS = "select (select count(*) from silver.fact_attendance) + (select count(*) from silver.fact_assessment)"
 
 
@@ -119,6 +126,19 @@ def main() -> int:
         last = out.strip().splitlines()[-1] if out.strip() else "{}"
         return json.loads(last) if last.startswith("{") else {}
 
+    def eduwh_run(label: str, row_count=None) -> None:
+        """One timed `eduwh run`, then where its time went: its Dagster runs and their slowest steps."""
+        since = time.time()
+        phase(label, [str(BIN / "eduwh"), "run"], row_count)
+        _, _, out = measure([str(BIN / "python"), "-m", "benchmarks.phase", str(since)], env)
+        in_runs = 0.0
+        for run in json.loads(out.strip().splitlines()[-1])["runs"]:
+            in_runs += run["seconds"]
+            rows.append((f"  run {run['job']}", None, run["seconds"], 0))
+            for step, seconds in sorted(run["steps"].items(), key=lambda kv: -kv[1])[:STEPS_SHOWN]:
+                rows.append((f"    step {step}", None, seconds, 0))
+        rows.append(("  outside runs (start-up, bookkeeping)", None, measured[label][0] - in_runs, 0))
+
     def baseline(label: str, when: str) -> None:
         """The plain-SQL reference, built from scratch as its own phase, then its gold against eduwh's."""
         report = phase(label, baseline_cmd, lambda: count(baseline_warehouse, FACT_ROWS))
@@ -127,45 +147,33 @@ def main() -> int:
         print(f"... comparing gold {when}", file=sys.stderr, flush=True)
         comparisons[when] = compare_gold(baseline_warehouse, warehouse)
 
-    run_phase = [str(BIN / "python"), "-m", "benchmarks.phase"]
     baseline_cmd = [str(BIN / "python"), "-m", "benchmarks.baseline", "--landing", env["EDUWH_LANDING"],
                     "--sis-url", sis_url, "--warehouse", str(baseline_warehouse)]
     try:
         phase("generate", [str(BIN / "eduwh"), "generate", "--scale", args.scale, "--landing", env["EDUWH_LANDING"], "--sis-url", sis_url])
-        phase("SIS -> bronze", run_phase + ["sis"], lambda: count(warehouse, "select (select count(*) from bronze.sis_students) + (select count(*) from bronze.sis_classes) + (select count(*) from bronze.sis_programmes)"))
-        ingest = phase("files -> bronze", run_phase + ["deliveries"], lambda: count(warehouse, "select (select count(*) from bronze.attendance) + (select count(*) from bronze.assessments)"))
-        csv_rows = count(warehouse, "select count(*) from bronze.attendance")
-        steps = ingest.get("steps", {})
-        rows.append(("  step bronze__attendance (CSV)", csv_rows, steps.get("bronze__attendance", 0.0), 0))
-        for step, seconds in sorted(steps.items(), key=lambda kv: -kv[1]):
-            if step != "bronze__attendance":
-                rows.append((f"  step {step}", None, seconds, 0))
-        build = phase("silver + gold + checks", run_phase + ["transform"], lambda: count(warehouse, FACT_ROWS))
-        for step, seconds in sorted(build.get("steps", {}).items(), key=lambda kv: -kv[1])[:8]:
-            rows.append((f"  step {step}", None, seconds, 0))
+        eduwh_run(FULL, lambda: count(warehouse, FACT_ROWS))
         baseline("baseline: full build (plain SQL)", "after full build")
+        csv_rows = count(warehouse, "select count(*) from bronze.attendance")
         increment = write_increment(Path(env["EDUWH_LANDING"]), max(1, csv_rows // 100))
-        phase("+1% delivery: ingest", run_phase + ["deliveries"], lambda: increment)
-        phase("+1% delivery: silver + gold", run_phase + ["transform"])
+        eduwh_run(INCREMENT, lambda: increment)
         baseline("baseline: full rebuild incl. +1%", "after +1% delivery")
-        phase("no-op eduwh run", [str(BIN / "eduwh"), "run"])
+        phase(NO_OP, [str(BIN / "eduwh"), "run"])
     finally:
         server.cleanup()
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
 
     print(f"\neduwh benchmark, scale {args.scale}, {os.cpu_count()} cores")
-    print(f"{'phase':<36} {'rows':>12} {'seconds':>9} {'rows/s':>12} {'peak RSS MiB':>13}")
+    print(f"{'phase':<56} {'rows':>12} {'seconds':>9} {'rows/s':>12} {'peak RSS MiB':>13}")
     for label, n, seconds, rss in rows:
         rate = f"{n / seconds:,.0f}" if n and seconds else ""
-        print(f"{label:<36} {(f'{n:,}' if n is not None else ''):>12} {seconds:>9.2f} {rate:>12} {(f'{rss / 2**20:,.0f}' if rss else ''):>13}")
+        print(f"{label:<56} {(f'{n:,}' if n is not None else ''):>12} {seconds:>9.2f} {rate:>12} {(f'{rss / 2**20:,.0f}' if rss else ''):>13}")
 
-    full_phases = ("SIS -> bronze", "files -> bronze", "silver + gold + checks")
-    eduwh_phases = full_phases + ("+1% delivery: ingest", "+1% delivery: silver + gold", "no-op eduwh run")
-    eduwh_full = sum(measured[p][0] for p in full_phases)
+    eduwh_phases = (FULL, INCREMENT, NO_OP)
+    eduwh_full = measured[FULL][0]
     baseline_full = measured["baseline: full build (plain SQL)"][0]
-    increment_s = measured["+1% delivery: ingest"][0] + measured["+1% delivery: silver + gold"][0]
-    noop_s = measured["no-op eduwh run"][0]
+    increment_s = measured[INCREMENT][0]
+    noop_s = measured[NO_OP][0]
     peak_phase = max(eduwh_phases, key=lambda p: measured[p][1])
     peak = measured[peak_phase][1]
 
@@ -185,7 +193,7 @@ def main() -> int:
     targets = [
         ("eduwh full build / baseline full build", f"{eduwh_full:.1f}s / {baseline_full:.1f}s = {eduwh_full / baseline_full:.2f}x", "<= 2x", eduwh_full <= 2 * baseline_full),
         ("no-op eduwh run / baseline full build", f"{noop_s:.1f}s / {baseline_full:.1f}s = {100 * noop_s / baseline_full:.0f}%", "<= 20%", noop_s <= 0.20 * baseline_full),
-        ("+1% (ingest + transform) / eduwh full", f"{increment_s:.1f}s / {eduwh_full:.1f}s = {100 * increment_s / eduwh_full:.0f}%", "<= 15%", increment_s <= 0.15 * eduwh_full),
+        ("+1% delivery eduwh run / eduwh full", f"{increment_s:.1f}s / {eduwh_full:.1f}s = {100 * increment_s / eduwh_full:.0f}%", "<= 15%", increment_s <= 0.15 * eduwh_full),
         ("max peak RSS of eduwh phases", f"{peak / 2**20:,.0f} MiB ({peak_phase})", "<= 2048 MiB", peak <= 2 * GIB),
     ]
     identical = True
@@ -193,8 +201,7 @@ def main() -> int:
         text, same = gold_cell(when)
         identical &= same
         targets.append((f"gold identical {when}", text, "identical", same))
-    print("\neduwh full build = SIS -> bronze + files -> bronze + silver + gold + checks (three phases summed)")
-    print(f"{'target':<40} {'value':<48} {'limit':<11} {'met':>4}")
+    print(f"\n{'target':<40} {'value':<48} {'limit':<11} {'met':>4}")
     for name, value, limit, ok in targets:
         print(f"{name:<40} {value:<48} {limit:<11} {verdict(ok):>4}")
     for when, result in comparisons.items():

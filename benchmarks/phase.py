@@ -1,36 +1,38 @@
-"""One phase of the main job in its own process, so its time and peak memory are its own.
+"""Where the time of one timed `eduwh run` went, read back from its Dagster instance.
 
-Prints one JSON line: the wall time of each Dagster step the phase ran.
+    python -m benchmarks.phase SINCE     # SINCE: a Unix timestamp taken before the run
+
+Prints one JSON line: each Dagster run created after SINCE, oldest first, with
+its job, its wall time from start to end, and the wall time of each of its steps.
+Run with the same DAGSTER_HOME as the timed command.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections import defaultdict
+from datetime import datetime, timezone
 
-from eduwh_assets.config import Settings
-from eduwh_assets.cli.run import MainJob
+from dagster import DagsterInstance, RunsFilter
 
 
-def main(phase: str) -> int:
-    job = MainJob.prepare(Settings.from_env())
-    if phase == "sis":
-        job.sync_sis()
-    elif phase == "deliveries":
-        job.ingest(job.discover())
-    elif phase == "transform":
-        job.transform()
-    else:
-        raise SystemExit(f"unknown phase {phase!r}")
-    steps: dict[str, float] = defaultdict(float)
-    for run_id in job.report.run_ids:
-        for stat in job.instance.get_run_step_stats(run_id):
-            if stat.start_time and stat.end_time:
-                steps[stat.step_key] += stat.end_time - stat.start_time
-    print(json.dumps({"steps": steps, "failed": job.report.failed}))
-    return 1 if job.report.failed else 0
+def main(since: float) -> int:
+    instance = DagsterInstance.get()
+    records = instance.get_run_records(RunsFilter(created_after=datetime.fromtimestamp(since, timezone.utc)), ascending=True)
+    runs = []
+    for record in records:
+        run_id = record.dagster_run.run_id
+        stats = instance.get_run_stats(run_id)
+        steps = {
+            stat.step_key: stat.end_time - stat.start_time
+            for stat in instance.get_run_step_stats(run_id)
+            if stat.start_time and stat.end_time
+        }
+        seconds = stats.end_time - stats.start_time if stats.start_time and stats.end_time else 0.0
+        runs.append({"job": record.dagster_run.job_name, "seconds": seconds, "steps": steps})
+    print(json.dumps({"runs": runs}))
+    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    sys.exit(main(float(sys.argv[1])))
