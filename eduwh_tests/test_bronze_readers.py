@@ -188,6 +188,20 @@ def test_a_json_array_whose_elements_straddle_blocks_parses_exactly():
         assert read("assessments", "x.json", data, block_size=block_size, batch_rows=64) == expected, block_size
 
 
+def test_braces_inside_strings_never_end_a_run_of_elements():
+    # Whole runs of elements are decoded at once, cut at the last "}" read so far: a "}"
+    # inside a string, or one that looks like the end of an element, must not cut there.
+    tricky = ['"}"', '"a}, {\\"assessment_id\\": \\"FAKE\\"}"', '"}]"', '"\\\\}"', '"{\\"x\\": 1}"']
+    elements = [
+        f'{{"assessment_id": "X{i}", "subject": {tricky[i % len(tricky)]}, "score": {i}.0}}' for i in range(400)
+    ]
+    text = "[" + ",\n".join(elements) + "]"
+    expected = json_rows(text)
+    assert len(expected) == 400 and expected[1]["subject"] == 'a}, {"assessment_id": "FAKE"}'
+    for block_size in (3, 50, 997, 1 << 20):
+        assert read("assessments", "x.json", text.encode(), block_size=block_size, batch_rows=37) == expected, block_size
+
+
 def after(marker: str, old: str, new: str):
     """A change of the first `old` after `marker` (an element deep in the file) into `new`."""
 

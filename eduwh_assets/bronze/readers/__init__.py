@@ -8,8 +8,8 @@
 `read_delivered_file` parses and validates the whole file before it returns, so
 a broken file raises FileRejected and none of its rows is ever handed on. Peak
 memory does not grow with the file: it is read a block at a time
-(`pyarrow.csv.open_csv` for CSV, line by line for JSON Lines, element by element
-for JSON arrays), and the parsed rows are spooled to a local Arrow IPC file,
+(`pyarrow.csv.open_csv` for CSV, line by line for JSON Lines, the complete
+elements of each block at once for JSON arrays), and the parsed rows are spooled to a local Arrow IPC file,
 which `batches()` reads back one batch at a time once the file has parsed
 cleanly. A file that fits in one batch stays in memory and is never spooled.
 Closing the ParsedFile removes the spool.

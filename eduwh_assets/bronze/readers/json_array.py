@@ -1,4 +1,4 @@
-"""A JSON array parsed one element at a time, so memory holds one element, not the file."""
+"""A JSON array parsed a block at a time, so memory holds a block and one element, not the file."""
 
 from __future__ import annotations
 
@@ -33,11 +33,12 @@ def _utf8_boundary(data: bytes) -> int:
 
 
 class JsonArrayParser:
-    """A JSON array of values parsed one element at a time from a sliding window of text.
+    """A JSON array of values parsed from a sliding window of text.
 
-    Each element is decoded by json's own scanner (`raw_decode`) and the array's
-    punctuation is checked here, so errors carry the message and position that
-    `json.loads` of the whole text gives. Text before `mark` (the earliest position
+    The complete elements in the window are decoded together (`decode_run`);
+    where that fails, one element at a time by json's own scanner (`raw_decode`),
+    with the array's punctuation checked here, so errors carry the message and
+    position that `json.loads` of the whole text gives. Text before `mark` (the earliest position
     still needed) is dropped whenever more is read; from `mark` on, at most
     `max_size` characters are held.
     """
@@ -60,6 +61,7 @@ class JsonArrayParser:
         self._started = False
         self.elements = 0
         self.what = "the document"  # what is being read, for an error
+        self._runs = True  # False from a failed decode_run until more text is read
 
     # text -------------------------------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class JsonArrayParser:
             self.buf = self.buf[dropped:]
             self.pos -= dropped
             self.mark = 0
+        self._runs = True
         while not self.eof:
             text = self._decode_next()
             if text:
@@ -153,6 +156,32 @@ class JsonArrayParser:
             self.pos = end
             return value, end - self.mark  # the mark is still the element's start, shifted by any fill
 
+    def decode_run(self) -> list[tuple[Any, int]]:
+        """The elements from `pos` up to the last "}" read so far, in one decode; [] if they are not that.
+
+        Decoding "[" + text + "]" succeeds only when the text is whole elements
+        separated by commas: a cut inside a string or a nested value leaves a
+        string or bracket open. The last element is an object (it ends with
+        "}"), so no number or literal can go on past the cut. On failure the
+        elements are read one at a time (decode_value), which reports any error
+        where json reports it, until more text is read.
+        """
+        if not self._runs:
+            return []
+        cut = self.buf.rfind("}", self.pos) + 1
+        if cut == 0:
+            return []
+        try:
+            values = LITERAL_DECODER.decode("[" + self.buf[self.pos : cut] + "]")
+        except json.JSONDecodeError:
+            self._runs = False
+            return []
+        if not values:
+            return []
+        size = (cut - self.pos) // len(values)  # per element, near enough for the spool's batch sizes
+        self.pos = self.mark = cut
+        return [(value, size) for value in values]
+
     def array_error(self, between: str, at: list[int]) -> None:
         """Fail as json fails on an array whose first element is followed by `between`.
 
@@ -195,9 +224,9 @@ class JsonArrayParser:
         if self.peek() != "]":
             while True:
                 self.what = f"element {self.elements + 1}"
-                value, size = self.decode_value()
-                self.elements += 1
-                self.records.add(value, size, self.elements)
+                for value, size in self.decode_run() or [self.decode_value()]:
+                    self.elements += 1
+                    self.records.add(value, size, self.elements)
                 self.skip_whitespace()
                 char = self.peek()
                 if char == "]":

@@ -11,6 +11,7 @@ from eduwh_assets.bronze.readers.columns import ASSESSMENT_COLUMNS
 from eduwh_assets.bronze.readers.file_input import FileRejected
 from eduwh_assets.bronze.readers.spool import Spool
 
+_TEXT_TYPES = {str, type(None)}  # fields stored as they are: text and absent
 # Numbers stay as written (`85.0` stays `85.0`, `1e400` does not become inf).
 LITERAL_DECODER = json.JSONDecoder(parse_int=str, parse_float=str, parse_constant=str)
 
@@ -37,8 +38,8 @@ class AssessmentRecords:
         self.spool = spool
         self.kind = kind  # how a value's place is named: "line" (JSON Lines) or "element" (JSON array)
         self.problem: str | None = None  # the first value that is not an object
-        self._columns: dict[str, list[str | None]] = {c: [] for c in ASSESSMENT_COLUMNS}
-        self._numbers: list[int] = []  # the line / element of each row, to name one that is not text
+        self._objects: list[dict] = []  # the objects of the batch being collected
+        self._numbers: list[int] = []  # the line / element of each object, to name one that is not text
         self._size = 0
 
     def add(self, value: Any, size: int, number: int) -> None:
@@ -48,8 +49,7 @@ class AssessmentRecords:
             return
         if self.problem is not None:
             return  # the file is rejected; parsing goes on only to report a syntax error first
-        for column, values in self._columns.items():
-            values.append(json_text(value.get(column)))
+        self._objects.append(value)
         self._numbers.append(number)
         self._size += size
         if len(self._numbers) >= self.spool.batch_rows or self._size >= self.spool.batch_bytes:
@@ -57,19 +57,27 @@ class AssessmentRecords:
 
     def flush(self) -> None:
         if self._numbers:
+            columns = {c: self._column(c) for c in ASSESSMENT_COLUMNS}
             try:
-                arrays = [pa.array(values, pa.string()) for values in self._columns.values()]
+                arrays = [pa.array(values, pa.string()) for values in columns.values()]
             except UnicodeEncodeError:
-                raise FileRejected(self._not_text()) from None
+                raise FileRejected(self._not_text(columns)) from None
             self.spool.add(pa.Table.from_arrays(arrays, schema=self.spool.schema))
-        self._columns = {c: [] for c in ASSESSMENT_COLUMNS}
+        self._objects = []
         self._numbers = []
         self._size = 0
 
-    def _not_text(self) -> str:
+    def _column(self, column: str) -> list[str | None]:
+        values = [obj.get(column) for obj in self._objects]
+        # Text, and numbers (decoded as their text), are nearly every field; the rest is rare.
+        if set(map(type, values)) <= _TEXT_TYPES:
+            return values
+        return [json_text(value) for value in values]
+
+    def _not_text(self, columns: dict[str, list[str | None]]) -> str:
         # json decodes an escaped lone surrogate ("\\ud800") to a str that no UTF-8 text can hold.
         for i, number in enumerate(self._numbers):
-            for column, values in self._columns.items():
+            for column, values in columns.items():
                 value = values[i]
                 try:
                     value is None or value.encode("utf-8")
