@@ -88,7 +88,12 @@ def test_image_cmd_serves_the_code_location(tmp_path):
         assert check is not None and check.returncode == 0, f"{shlex.join(cmd)}: {check.stdout}{check.stderr}"
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            # Under load the server can take longer to wind down; the check above is what counts.
+            server.kill()
+            server.wait(timeout=30)
 
 
 def test_local_instance_config_enforces_the_warehouse_pool(tmp_path):
