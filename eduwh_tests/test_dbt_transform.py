@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import AssetKey, materialize
+from dagster import AssetKey, DagsterEventType, DagsterInstance, materialize
 
 from eduwh_assets.config import Settings
 from eduwh_assets.transform.assets import dbt_layer_assets, dbt_target
@@ -134,7 +134,14 @@ def write_bronze(path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
+def instance():
+    """The Dagster instance that records the module's build, for the order of its events."""
+    with DagsterInstance.ephemeral() as dagster_instance:
+        yield dagster_instance
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, instance):
     """One real `dbt build`, through the Dagster asset, shared by every test in this module."""
     tmp = tmp_path_factory.mktemp("dbt_transform")
     settings = Settings.from_env({"EDUWH_DATA_DIR": str(tmp / "data"), "DAGSTER_HOME": str(tmp / "home")})
@@ -144,6 +151,7 @@ def built(tmp_path_factory):
     result = materialize(
         dbt_layer_assets,
         resources=eduwh_resources(settings),
+        instance=instance,
         raise_on_error=False,
     )
     target_dirs = [dbt_target(settings, layer) for layer in ("silver", "gold")]
@@ -207,6 +215,24 @@ def test_each_materialisation_carries_its_tables_row_count_and_typed_columns(bui
                    if e.asset_key == AssetKey(["gold", "student_absence"]))
     documented = absence.materialization.metadata["dagster/column_schema"].schema.columns
     assert len(documented) == 13 and all(c.description for c in documented)
+
+
+def test_each_model_is_recorded_while_dbt_builds_the_rest(built, instance):
+    """Dagster stores a layer's materialisations and check results as dbt reports them, not after it exits."""
+    result, _, _ = built
+    entries = instance.all_logs(result.run_id)
+    finished = [i for i, entry in enumerate(entries) if "Finished dbt command" in (entry.user_message or "")]
+    assert len(finished) == 2  # one dbt build per layer
+    recorded = {
+        event_type: [i for i, entry in enumerate(entries) if entry.dagster_event_type == event_type]
+        for event_type in (DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION)
+    }
+    silver_models = len(dbt_layer_assets[0].keys)
+    silver_checks = len(dbt_layer_assets[0].check_specs)
+    assert sum(i < finished[0] for i in recorded[DagsterEventType.ASSET_MATERIALIZATION]) == silver_models
+    assert sum(i < finished[0] for i in recorded[DagsterEventType.ASSET_CHECK_EVALUATION]) == silver_checks
+    gold_models = len(dbt_layer_assets[1].keys)
+    assert sum(finished[0] < i < finished[1] for i in recorded[DagsterEventType.ASSET_MATERIALIZATION]) == gold_models
 
 
 def test_every_unit_test_passes_outside_the_production_build(built):

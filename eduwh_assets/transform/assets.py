@@ -12,7 +12,7 @@ from dagster_dbt import DbtCliResource, dbt_assets
 
 from eduwh_assets.bronze.contract import ensure_bronze_tables
 from eduwh_assets.config import Settings
-from eduwh_assets.transform.metadata import with_table_metadata
+from eduwh_assets.transform.metadata import dbt_events_with_table_metadata
 from eduwh_assets.transform.changes import clear_change_records, drop_tables, incremental_models, missing_tables
 from eduwh_assets.transform.project import PREPARE_COMMAND, dbt_build_args, eduwh_project, warehouse_env
 from eduwh_assets.transform.translator import EduwhDbtTranslator
@@ -90,7 +90,7 @@ def build_layer(
         invocation = dbt.cli(
             dbt_build_args(full_refresh=full_refresh), context=context, target_path=dbt_target(settings, layer)
         )
-        yield from with_table_metadata(invocation.stream(), invocation.manifest, warehouse)
+        yield from dbt_events_with_table_metadata(invocation, warehouse)
     if layer == "gold" and every_reader_built(context):
         with warehouse.get_connection() as con:
             clear_change_records(con)
