@@ -86,10 +86,11 @@ class Folder:
             self.command(*args), cwd=PROJECT_ROOT, env=self.env, capture_output=True, text=True, timeout=timeout
         )
 
-    def start(self, *args: str) -> subprocess.Popen:
+    def start(self, *args: str, own_process_group: bool = False) -> subprocess.Popen:
+        """The command running; `own_process_group` makes it a terminal's foreground job, as Ctrl-C sees it."""
         return subprocess.Popen(
             self.command(*args), cwd=PROJECT_ROOT, env=self.env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True,
+            stderr=subprocess.STDOUT, text=True, process_group=0 if own_process_group else None,
         )
 
     def instance(self) -> DagsterInstance:
@@ -183,12 +184,24 @@ def test_a_run_killed_with_sigkill_never_blocks_the_next(world, moment):
     assert not list(WORK_ROOT.glob(f"{killed_pid}-*"))
 
 
-def test_sigterm_stops_a_run_cleanly_and_the_next_one_finishes(world):
-    here = folder(world, "sigterm")
-    proc = here.start("run")
+@pytest.mark.parametrize(
+    "stop",
+    [
+        # what a service manager sends, to the eduwh process alone
+        pytest.param("sigterm", id="sigterm"),
+        # Ctrl-C in a terminal: SIGINT to the whole foreground job, dbt's processes with it
+        pytest.param("ctrl-c", id="ctrl-c"),
+    ],
+)
+def test_a_stopped_run_stops_cleanly_and_the_next_one_finishes(world, stop):
+    here = folder(world, stop)
+    proc = here.start("run", own_process_group=stop == "ctrl-c")
     wait_for_line(proc, DBT_PROGRESS)
     stopped_at = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
+    if stop == "ctrl-c":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
     rest = proc.communicate(timeout=60)[0]
     assert time.monotonic() - stopped_at < 20, "stopping takes seconds, not minutes"
     assert proc.returncode == 130
@@ -206,6 +219,31 @@ def test_sigterm_stops_a_run_cleanly_and_the_next_one_finishes(world):
 def test_a_deleted_warehouse_is_reloaded_from_the_sources(world):
     here = built_folder(world, "deleted")
     here.warehouse.unlink()
+    after = here.run("run")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert "No new or changed deliveries" not in after.stdout
+    assert table_checksums(here.warehouse) == world["clean"]
+
+
+def test_a_restored_older_warehouse_loads_what_it_misses(world):
+    """The warehouse, not the Dagster instance, records what is loaded: an older copy catches up."""
+    landing = world["root"] / "restored-landing"
+    deliveries = sorted(p for p in world["landing"].iterdir() if p.is_dir())
+    assert len(deliveries) >= 2
+    for delivery in deliveries[: len(deliveries) // 2]:
+        shutil.copytree(delivery, landing / delivery.name)
+    here = Folder(world["root"] / "restored", landing, world["sis_url"])
+    first = here.run("run")
+    assert first.returncode == 0, first.stdout + first.stderr
+    older = here.root / "warehouse-older.duckdb"
+    shutil.copyfile(here.warehouse, older)
+    for delivery in deliveries[len(deliveries) // 2 :]:
+        shutil.copytree(delivery, landing / delivery.name)
+    second = here.run("run")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert table_checksums(here.warehouse) == world["clean"]
+
+    shutil.copyfile(older, here.warehouse)  # the backup from before the second half arrived
     after = here.run("run")
     assert after.returncode == 0, after.stdout + after.stderr
     assert "No new or changed deliveries" not in after.stdout
