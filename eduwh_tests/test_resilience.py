@@ -250,6 +250,29 @@ def test_a_restored_older_warehouse_loads_what_it_misses(world):
     assert table_checksums(here.warehouse) == world["clean"]
 
 
+def test_a_full_disk_is_named_and_the_run_after_freeing_space_completes(world):
+    """A real full disk (a small tmpfs holding the data folder and the instance), then room made."""
+    disk = world["root"] / "full-disk"
+    disk.mkdir()
+    # A clean build of this data set needs about 25 MiB; 12 MiB runs out part-way.
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(disk)], check=True)
+    try:
+        here = Folder(disk / "folder", world["landing"], world["sis_url"])
+        full = here.run("run")
+        assert full.returncode in (1, 2), full.stdout + full.stderr  # a failed step, or a failed instance write
+        assert f"the disk holding {here.root / 'data'} has only " in full.stderr, full.stderr
+        assert "Free some space, then run `eduwh run` again" in full.stderr
+        if full.returncode == 2:
+            assert "Traceback" not in full.stderr
+        subprocess.run(["mount", "-o", "remount,size=256m", str(disk)], check=True)  # space freed
+        after = here.run("run")
+        assert after.returncode == 0, after.stdout + after.stderr
+        assert "the disk holding" not in after.stderr
+        assert table_checksums(here.warehouse) == world["clean"]
+    finally:
+        subprocess.run(["umount", "--lazy", str(disk)], check=False)
+
+
 def test_an_overwritten_warehouse_is_named_and_full_refresh_rebuilds_it(world):
     here = built_folder(world, "corrupt")
     with open(here.warehouse, "r+b") as fh:

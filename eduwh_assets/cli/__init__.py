@@ -11,6 +11,7 @@ import argparse
 import sys
 
 from eduwh_assets.cli.arguments import UserError
+from eduwh_assets.cli.disk_space import full_disk_advice
 from eduwh_assets.config import Settings
 
 
@@ -40,8 +41,22 @@ def quiet_library_warnings() -> None:
 def main(argv: list[str] | None = None) -> int:
     quiet_library_warnings()  # before the parser imports the code location
     args = build_parser().parse_args(argv)
+    settings = None
     try:
-        return int(args.func(args, Settings.from_env()) or 0)
+        settings = Settings.from_env()
+        status = int(args.func(args, settings) or 0)
     except UserError as exc:
         print(f"eduwh {args.command}: {exc}", file=sys.stderr)
         return 2
+    except Exception:
+        # A full disk fails whatever was writing, often deep inside a library: name the cause instead.
+        advice = full_disk_advice(settings, args.command) if settings else None
+        if advice is None:
+            raise
+        print(f"eduwh {args.command}: {advice}", file=sys.stderr)
+        return 2
+    if status:
+        advice = full_disk_advice(settings, args.command)
+        if advice is not None:
+            print(f"eduwh {args.command}: {advice}", file=sys.stderr)
+    return status
