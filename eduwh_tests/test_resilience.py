@@ -3,13 +3,15 @@
 One generated data set (SIS in PostgreSQL, deliveries in a local landing zone)
 is built once cleanly; every fault scenario then runs the real command line in
 its own folder, breaks it the way users do (SIGKILL during ingest and during
-dbt, SIGTERM, a deleted or overwritten warehouse, a holder of the warehouse
-pool that dies while another run waits), and the run after the fault must end
-with every bronze, silver, quarantine and gold table equal to the clean build.
+dbt, SIGTERM, Ctrl-C, a deleted, overwritten or restored older warehouse, a
+full disk, a holder of the warehouse pool that dies while another run waits),
+and the run after the fault must end with every bronze, silver, quarantine and
+gold table equal to the clean build.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -24,6 +26,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRunStatus, RunsFilter
 
+from eduwh_assets.cli.disk_space import ran_out_of_space
 from eduwh_assets.config import PROJECT_ROOT, WAREHOUSE_POOL
 from eduwh_assets.generate.config import GeneratorConfig
 from eduwh_assets.generate.dataset import generate
@@ -236,6 +239,8 @@ def test_a_restored_older_warehouse_loads_what_it_misses(world):
     first = here.run("run")
     assert first.returncode == 0, first.stdout + first.stderr
     older = here.root / "warehouse-older.duckdb"
+    wal = here.warehouse.with_name(here.warehouse.name + ".wal")
+    assert not wal.exists()  # a finished run leaves everything in the file itself
     shutil.copyfile(here.warehouse, older)
     for delivery in deliveries[len(deliveries) // 2 :]:
         shutil.copytree(delivery, landing / delivery.name)
@@ -244,12 +249,32 @@ def test_a_restored_older_warehouse_loads_what_it_misses(world):
     assert table_checksums(here.warehouse) == world["clean"]
 
     shutil.copyfile(older, here.warehouse)  # the backup from before the second half arrived
+    wal.unlink(missing_ok=True)
     after = here.run("run")
     assert after.returncode == 0, after.stdout + after.stderr
     assert "No new or changed deliveries" not in after.stdout
     assert table_checksums(here.warehouse) == world["clean"]
 
 
+def test_out_of_space_is_read_from_the_error_and_its_causes():
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert ran_out_of_space(full, disk_is_low=False)
+    try:
+        try:
+            raise full
+        except OSError as exc:
+            raise RuntimeError("dbt build failed") from exc
+    except RuntimeError as wrapped:
+        assert ran_out_of_space(wrapped, disk_is_low=False)
+    assert ran_out_of_space(RuntimeError("IO Error: Could not write file: No space left on device"), disk_is_low=False)
+    assert ran_out_of_space(RuntimeError("(sqlite3.OperationalError) database or disk is full"), disk_is_low=False)
+    # SQLite's plain "disk I/O error" counts only when a disk is in fact nearly full.
+    assert ran_out_of_space(RuntimeError("(sqlite3.OperationalError) disk I/O error"), disk_is_low=True)
+    assert not ran_out_of_space(RuntimeError("(sqlite3.OperationalError) disk I/O error"), disk_is_low=False)
+    assert not ran_out_of_space(OSError(errno.EACCES, "Permission denied"), disk_is_low=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting the small disk (tmpfs) needs root, as CI has")
 def test_a_full_disk_is_named_and_the_run_after_freeing_space_completes(world):
     """A real full disk (a small tmpfs holding the data folder and the instance), then room made."""
     disk = world["root"] / "full-disk"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from eduwh_assets.cli.arguments import UserError
-from eduwh_assets.cli.disk_space import full_disk_advice
+from eduwh_assets.cli.arguments import STOPPED_STATUS, UserError
+from eduwh_assets.cli.disk_space import full_disk_advice, ran_out_of_space
 from eduwh_assets.config import Settings
 
 
@@ -48,14 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"eduwh {args.command}: {exc}", file=sys.stderr)
         return 2
-    except Exception:
-        # A full disk fails whatever was writing, often deep inside a library: name the cause instead.
-        advice = full_disk_advice(settings, args.command) if settings else None
+    except Exception as exc:
+        # A full disk fails whatever was writing, often deep inside a library: name the cause.
+        advice = full_disk_advice(settings, args.command, exc) if settings else None
         if advice is None:
             raise
         print(f"eduwh {args.command}: {advice}", file=sys.stderr)
+        if not ran_out_of_space(exc, disk_is_low=True):
+            raise  # a disk is nearly full, but this error may have another cause: keep its traceback
         return 2
-    if status:
+    if status not in (0, STOPPED_STATUS):
         advice = full_disk_advice(settings, args.command)
         if advice is not None:
             print(f"eduwh {args.command}: {advice}", file=sys.stderr)

@@ -7,6 +7,10 @@ import argparse
 from eduwh_assets.sources.landing import DELIVERY_CODE_PATTERN, is_valid_delivery_code
 
 
+# The exit status of a command stopped by Ctrl-C or SIGTERM, as a shell reports an interrupted job.
+STOPPED_STATUS = 130
+
+
 class UserError(ValueError):
     """Something the user can fix. Printed on stderr as one line; exit status 2; no traceback."""
 

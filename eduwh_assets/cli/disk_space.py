@@ -1,14 +1,17 @@
 """A full disk, said plainly: which folder's disk, how little is free, and what to do.
 
-A full disk surfaces as whatever was writing at the time: DuckDB's or dbt's
-"No space left on device", or SQLite's "disk I/O error" from the Dagster
-instance. After a failure eduwh looks at the disks it writes to, and when one
-is nearly full it says so, instead of leaving the user to read that from a
-traceback.
+A full disk surfaces as whatever was writing at the time: DuckDB's, dbt's or
+dlt's "No space left on device", or SQLite's "disk I/O error" from the Dagster
+instance. When an `eduwh` command fails, eduwh looks at the error and at the
+disks it writes to, and says so when a disk filled up, instead of leaving the
+user to read that from a traceback. A spill file removed on the way out may
+have freed some space again by then, so the error's own words count as much
+as the space left.
 """
 
 from __future__ import annotations
 
+import errno
 import shutil
 import tempfile
 from pathlib import Path
@@ -52,12 +55,40 @@ def _readable(size: int) -> str:
     return f"{size / (1 << 20):.1f} MiB"
 
 
-def full_disk_advice(settings: Settings, command: str) -> str | None:
-    """What to tell the user when a disk eduwh writes to is nearly full; None when none is."""
-    full = nearly_full_disks(settings)
-    if not full:
+# How the writers say they ran out of space (DuckDB and dbt pass on the OS's words, SQLite has its own).
+OUT_OF_SPACE_WORDS = ("No space left on device", "database or disk is full")
+
+
+def ran_out_of_space(error: BaseException, disk_is_low: bool) -> bool:
+    """Whether `error`, or an error it came from, is a disk running out of space.
+
+    SQLite reports a write it could not make as a plain "disk I/O error", which
+    counts only when a disk is in fact nearly full.
+    """
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            return True
+        text = str(error)
+        if any(words in text for words in OUT_OF_SPACE_WORDS) or (disk_is_low and "disk I/O error" in text):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def full_disk_advice(settings: Settings, command: str, error: BaseException | None = None) -> str | None:
+    """What to tell the user when a disk eduwh writes to is nearly full, or `error` says one filled up."""
+    try:
+        full = nearly_full_disks(settings)
+    except OSError:
+        full = []
+    if full:
+        where = "; ".join(f"the disk holding {folder} has only {_readable(free)} free" for folder, free in full)
+    elif error is not None and ran_out_of_space(error, disk_is_low=False):
+        where = f"a disk eduwh writes to ran out of space ({str(error).splitlines()[0] if str(error) else type(error).__name__})"
+    else:
         return None
-    where = "; ".join(f"the disk holding {folder} has only {_readable(free)} free" for folder, free in full)
     return (
         f"{where}. A full disk stops DuckDB, dbt and Dagster from writing. Free some space, then run "
         f"`eduwh {command}` again: the warehouse keeps what was committed, and the next run redoes the rest."

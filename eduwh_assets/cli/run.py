@@ -25,7 +25,7 @@ from eduwh_assets.automation.jobs import DELIVERIES_JOB, SIS_SYNC_JOB, TRANSFORM
 from eduwh_assets.automation.pending import BRONZE_VERSION_TAG, latest_good_build
 from eduwh_assets.automation.runs import describe_run, process_tags, recover_dead_runs, wait_for_free_pool
 from eduwh_assets.bronze.ledger import Ledger
-from eduwh_assets.cli.arguments import UserError, delivery_code
+from eduwh_assets.cli.arguments import STOPPED_STATUS, UserError, delivery_code
 from eduwh_assets.cli.run_report import RunReport, print_summary
 from eduwh_assets.cli.stopping import stop_on_sigterm, stopped_cleanly, was_interrupted
 from eduwh_assets.config import WAREHOUSE_POOL, Settings
@@ -195,7 +195,7 @@ def run_main(
         return 2
     except KeyboardInterrupt:
         print("eduwh run: stopped", file=sys.stderr)
-        return 130
+        return STOPPED_STATUS
     finally:
         if on_main_thread:
             signal.signal(signal.SIGTERM, previous)

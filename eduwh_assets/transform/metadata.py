@@ -10,7 +10,13 @@ its own read-only connection once dbt has exited and freed the file. (dagster-db
 `fetch_row_counts()` and `fetch_column_metadata()` would open a dbt-duckdb adapter
 in this process that keeps its read-write connection to the file, and DuckDB
 allows one configuration per file per process, so the read-only connections of
-the step's asset checks would then fail.)
+the step's asset checks would then fail. dagster-dbt's own post-hook for column
+metadata ships in a dbt package these machines cannot download, and carries
+neither row counts nor the project's column descriptions.)
+
+The line starts with text because dagster-dbt keeps a log line that is pure JSON
+for itself; like dbt's other lines it is left out of the console
+(`console.DbtProgress`) and kept in dbt's log.
 """
 
 from __future__ import annotations
@@ -33,29 +39,41 @@ METADATA_LINE = "eduwh table metadata "
 def dbt_events_with_table_metadata(invocation: DbtCliInvocation, warehouse: Warehouse) -> Iterator[Any]:
     """The Dagster events of a running dbt command, each model's output carrying its figures, as dbt reports them."""
     manifest = invocation.manifest
-    figures_by_relation: dict[str, Mapping[str, Any]] = {}
+    figures_by_node: dict[str, Mapping[str, Any]] = {}
     after_exit: list[Any] = []  # from the first model that logged no figures on, kept in order
-    for raw in invocation.stream_raw_events():
-        info = raw.raw_event["info"]
-        if info["name"] == "JinjaLogInfo" and info["msg"].startswith(METADATA_LINE):
-            figures = json.loads(info["msg"][len(METADATA_LINE) :])
-            figures_by_relation[figures["relation"]] = figures
-            continue
-        for event in raw.to_default_asset_events(
-            manifest=manifest,
-            dagster_dbt_translator=invocation.dagster_dbt_translator,
-            context=invocation.context,
-            target_path=invocation.target_path,
-            project=invocation.project,
-        ):
-            node = _model_of(event, manifest)
-            figures = figures_by_relation.get(_relation_of(node)) if node else None
-            if after_exit or (node is not None and figures is None):
-                after_exit.append(event)
-            elif figures is None:
-                yield event
-            else:
-                yield _with_figures(event, node, figures["columns"], figures.get("row_count"))
+    try:
+        for raw in invocation.stream_raw_events():
+            info = raw.raw_event["info"]
+            if info["name"] == "JinjaLogInfo" and info["msg"].startswith(METADATA_LINE):
+                node_id = raw.raw_event["data"].get("node_info", {}).get("unique_id")
+                if node_id:
+                    figures_by_node[node_id] = json.loads(info["msg"][len(METADATA_LINE) :])
+                continue
+            for event in raw.to_default_asset_events(
+                manifest=manifest,
+                dagster_dbt_translator=invocation.dagster_dbt_translator,
+                context=invocation.context,
+                target_path=invocation.target_path,
+                project=invocation.project,
+            ):
+                node = _model_of(event, manifest)
+                figures = figures_by_node.get(node["unique_id"]) if node else None
+                if node is not None and figures is None and not after_exit and invocation.context:
+                    invocation.context.log.warning(
+                        f"{node['unique_id']} logged no table figures (is dbt's log level above info?): "
+                        "its row count and columns, and those of every model after it, are read once dbt exits"
+                    )
+                if after_exit or (node is not None and figures is None):
+                    after_exit.append(event)
+                elif figures is None:
+                    yield event
+                else:
+                    yield _with_figures(event, node, figures["columns"], figures.get("row_count"))
+    except Exception:
+        # dbt failed (it has exited): the models it did build, and their checks, are still recorded.
+        if after_exit:
+            yield from with_table_metadata(after_exit, manifest, warehouse)
+        raise
     if after_exit:
         yield from with_table_metadata(after_exit, manifest, warehouse)
 

@@ -39,7 +39,7 @@ class EduwhDbtCli(DbtCliResource):
 
     Before each command DbtCliResource runs `dbt --version` in a subprocess (about 3 s)
     and opens a dbt adapter in this process (about 3 s per step) for `fetch_row_counts()`
-    and `fetch_column_metadata()`. eduwh reads those figures itself once dbt has exited
+    and `fetch_column_metadata()`. Each model logs those figures itself as dbt builds it
     (`transform/metadata.py`), because that adapter's connection would hold the warehouse
     open beside the asset checks; and the dbt it runs is the dbt-core installed here.
     """

@@ -1,6 +1,6 @@
 {#-
-    Post-hook of every model and seed: log the relation it just built, with its
-    typed columns and (for a table) its row count, as one line that
+    Post-hook of every model and seed: log the typed columns of the relation it
+    just built and (for a table) its row count, as one line that
     eduwh_assets/transform/metadata.py turns into the asset's
     `dagster/column_schema` and `dagster/row_count`.
 
@@ -15,7 +15,7 @@
         {%- for row in run_query('describe ' ~ this).rows -%}
             {%- do columns.append([row['column_name'], row['column_type']]) -%}
         {%- endfor -%}
-        {%- set figures = {'relation': this.schema ~ '.' ~ this.identifier, 'columns': columns} -%}
+        {%- set figures = {'columns': columns} -%}
         {%- if config.get('materialized') != 'view' -%}
             {%- do figures.update({'row_count': run_query('select count(*) from ' ~ this).columns[0].values()[0] | int}) -%}
         {%- endif -%}
