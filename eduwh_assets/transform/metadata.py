@@ -41,6 +41,7 @@ def dbt_events_with_table_metadata(invocation: DbtCliInvocation, warehouse: Ware
     manifest = invocation.manifest
     figures_by_node: dict[str, Mapping[str, Any]] = {}
     after_exit: list[Any] = []  # from the first model that logged no figures on, kept in order
+    failure: Exception | None = None
     try:
         for raw in invocation.stream_raw_events():
             info = raw.raw_event["info"]
@@ -69,13 +70,12 @@ def dbt_events_with_table_metadata(invocation: DbtCliInvocation, warehouse: Ware
                     yield event
                 else:
                     yield _with_figures(event, node, figures["columns"], figures.get("row_count"))
-    except Exception:
-        # dbt failed (it has exited): the models it did build, and their checks, are still recorded.
-        if after_exit:
-            yield from with_table_metadata(after_exit, manifest, warehouse)
-        raise
+    except Exception as exc:
+        failure = exc  # dbt failed (it has exited): the models it did build, and their checks, are still recorded
     if after_exit:
         yield from with_table_metadata(after_exit, manifest, warehouse)
+    if failure is not None:
+        raise failure
 
 
 def with_table_metadata(events: Iterable[Any], manifest: Mapping[str, Any], warehouse: Warehouse) -> Iterator[Any]:
@@ -87,7 +87,7 @@ def with_table_metadata(events: Iterable[Any], manifest: Mapping[str, Any], ware
             if node is None:
                 yield event
                 continue
-            table = _relation_of(node)
+            table = f"{node['schema']}.{node.get('alias') or node['name']}"
             kind = relation_kind(conn, table)
             if kind is None:
                 yield event
@@ -111,10 +111,6 @@ def _with_figures(event: Any, node: Mapping[str, Any], columns: Iterable[Iterabl
     if row_count is not None:
         table_metadata["dagster/row_count"] = MetadataValue.int(row_count)
     return event.with_metadata({**event.metadata, **table_metadata})
-
-
-def _relation_of(node: Mapping[str, Any]) -> str:
-    return f"{node['schema']}.{node.get('alias') or node['name']}"
 
 
 def _model_of(event: Any, manifest: Mapping[str, Any]) -> Mapping[str, Any] | None:
